@@ -1,0 +1,68 @@
+/**
+ * The four Bark sub-models as the generation code sees them: plain functions
+ * from token ids to logits (or codes to audio). `src/bark/graphs` implements
+ * them on onnxruntime; tests may implement them in memory.
+ *
+ * @since 0.1.0
+ */
+import type { Effect } from "effect"
+import type { InferenceError } from "../onnx/InferenceError.ts"
+
+/**
+ * The key/value cache of one sequence. Opaque; it is consumed by `step`:
+ * after `step(state, id)` use only the state that call returned.
+ */
+export interface DecoderState {
+  /** Number of positions already in the cache. */
+  readonly length: number
+}
+
+export interface DecoderStep {
+  /** Logits of the last position, `outputVocabSize` entries. */
+  readonly logits: Float32Array
+  readonly state: DecoderState
+}
+
+/** A causal GPT with a KV cache: Bark's semantic ("text") and coarse models. */
+export interface CausalLM {
+  readonly outputVocabSize: number
+  /**
+   * Runs a fresh sequence. With `mergeContext` (semantic model only) the first
+   * 512 ids are two 256-slot fields whose embeddings are added slot by slot, so
+   * the sequence is 256 positions shorter than `ids`.
+   */
+  readonly prefill: (
+    ids: Int32Array,
+    options?: { readonly mergeContext?: boolean }
+  ) => Effect.Effect<DecoderStep, InferenceError>
+  /** Appends one token to the cached sequence. */
+  readonly step: (state: DecoderState, id: number) => Effect.Effect<DecoderStep, InferenceError>
+}
+
+/** The non-causal fine model over a 1024-frame window of 8 codebooks. */
+export interface FineLM {
+  readonly windowSize: number
+  readonly nCodes: number
+  readonly outputVocabSize: number
+  /**
+   * `codes` is `[windowSize, nCodes]` row-major (frame-major), pad 1024.
+   * Returns logits `[windowSize, outputVocabSize]` row-major for codebook `predIdx` (1..nCodes-1).
+   */
+  readonly run: (codes: Int32Array, predIdx: number) => Effect.Effect<Float32Array, InferenceError>
+}
+
+/** EnCodec 24 kHz decoding: codebooks → waveform. */
+export interface CodecDecoder {
+  readonly sampleRate: number
+  /** Samples per frame (320 at 24 kHz). */
+  readonly hopLength: number
+  /** `codes` is `[nCodebooks, frames]` row-major (codebook-major). Returns `frames × hopLength` samples. */
+  readonly decode: (codes: Int32Array, frames: number) => Effect.Effect<Float32Array, InferenceError>
+}
+
+export interface BarkModels {
+  readonly semantic: CausalLM
+  readonly coarse: CausalLM
+  readonly fine: FineLM
+  readonly codec: CodecDecoder
+}
