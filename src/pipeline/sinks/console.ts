@@ -1,0 +1,107 @@
+/**
+ * The human view of a run: one line per stage with its outcome, duration and
+ * RSS, warnings and errors under it with what to do, and a live progress line
+ * for long work (rewritten in place on a terminal, throttled otherwise).
+ *
+ * @since 0.1.0
+ */
+import { Effect } from "effect"
+import type { ProgressEvent, TraceEvent } from "../TraceEvent.ts"
+import type { TraceSink } from "../TraceSink.ts"
+import type { Outcome, StageResult } from "../StageResult.ts"
+
+export interface Output {
+  readonly write: (text: string) => void
+  readonly isTTY: boolean
+}
+
+const symbols: Record<Outcome, string> = {
+  succeeded: "✓",
+  warned: "!",
+  skipped: "-",
+  failed: "✗",
+  "not-run": "·"
+}
+
+const formatMs = (ms: number) => (ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`)
+
+const formatAmount = (unit: string, n: number) =>
+  unit === "bytes" ? `${(n / (1024 * 1024)).toFixed(1)} MB` : `${Math.round(n)} ${unit}`
+
+export const formatProgress = (e: ProgressEvent): string => {
+  const parts = [`  … ${e.stage}${e.label === undefined ? "" : ` ${e.label}`}`]
+  if (e.total !== undefined && e.total > 0) {
+    const ratio = Math.min(1, e.done / e.total)
+    const width = 20
+    const filled = Math.round(ratio * width)
+    parts.push(`[${"#".repeat(filled)}${".".repeat(width - filled)}]`)
+    parts.push(`${formatAmount(e.unit, e.done)} / ${formatAmount(e.unit, e.total)}`)
+  } else {
+    parts.push(formatAmount(e.unit, e.done))
+  }
+  if (e.ratePerSecond !== undefined) parts.push(`${formatAmount(e.unit, e.ratePerSecond)}/s`)
+  if (e.etaSeconds !== undefined && Number.isFinite(e.etaSeconds)) parts.push(`eta ${Math.ceil(e.etaSeconds)} s`)
+  return parts.join("  ")
+}
+
+export const formatResult = (r: StageResult): string => {
+  const head = `  ${symbols[r.outcome]} ${r.stage.padEnd(16)} ${r.outcome.padEnd(9)}`
+  const lines = [
+    r.outcome === "not-run"
+      ? head
+      : `${head} ${formatMs(r.durationMs).padStart(8)}  rss ${Math.round(r.rssBeforeMb ?? 0)} → ${
+        Math.round(r.rssAfterMb ?? 0)
+      } MB${r.skipReason === undefined ? "" : `  (${r.skipReason})`}`
+  ]
+  for (const w of r.warnings) {
+    lines.push(`      warning: ${w.message}`)
+    if (w.remediation !== undefined) lines.push(`      fix: ${w.remediation}`)
+  }
+  if (r.error !== undefined) {
+    lines.push(`      error [${r.error.tag}]: ${r.error.message}`)
+    lines.push(`      fix: ${r.error.remediation}`)
+  }
+  return lines.join("\n")
+}
+
+export const make = (
+  output: Output = { write: (t) => void process.stderr.write(t), isTTY: process.stderr.isTTY === true }
+): TraceSink => {
+  let progressShown = false
+  let lastPlainProgress = 0
+  const clearProgress = () => {
+    if (progressShown) output.write("\r\x1b[2K")
+    progressShown = false
+  }
+  const line = (text: string) => {
+    clearProgress()
+    output.write(`${text}\n`)
+  }
+  return {
+    emit: (event: TraceEvent) =>
+      Effect.sync(() => {
+        switch (event.type) {
+          case "pipeline-started":
+            return line(`${event.pipeline}: ${event.stages.length} stages`)
+          case "stage-started":
+            return
+          case "progress": {
+            if (output.isTTY) {
+              output.write(`\r\x1b[2K${formatProgress(event)}`)
+              progressShown = true
+            } else if (Date.now() - lastPlainProgress >= 5000 || event.done === event.total) {
+              lastPlainProgress = Date.now()
+              line(formatProgress(event))
+            }
+            return
+          }
+          case "warning":
+            return
+          case "stage-finished":
+            return line(formatResult(event.result))
+          case "pipeline-finished":
+            return line(`${event.report.pipeline} ${event.report.outcome} in ${formatMs(event.report.durationMs)}`)
+        }
+      })
+  }
+}
