@@ -1,0 +1,194 @@
+/**
+ * Bark's GPTs as ONNX graphs, in float32.
+ *
+ * Causal (semantic, coarse): one graph serves the prefill and every decode
+ * step. It takes `T` new positions and the key/value cache of the `P` earlier
+ * ones as capacity buffers `[1, heads, capacity, headDim]`, and attends with
+ * com.microsoft GroupQueryAttention (causal, reads only the first P+T rows).
+ * Besides the logits it returns each layer's new keys and values (`kv_{l}`,
+ * `[T, 2H]`, K | V), which the caller writes into its buffers ("row-write",
+ * see ort-notes.md §4): the cache is never copied out of onnxruntime. The
+ * `present_*` outputs exist only because GroupQueryAttention ignores the past
+ * without them; they are never fetched.
+ *
+ * Token embeddings are summed over the rows of `input_ids` `[S, T]` weighted by
+ * `input_weights`: S = 1 normally, S = 2 for the semantic model's
+ * merge_context prefill (text + history slot by slot).
+ *
+ * Fine: non-causal over `codes` `[T, nCodes]`; `pred_idx` (a scalar input)
+ * selects the codebooks summed into the embedding (0..pred_idx) and the LM
+ * head, so one session serves every codebook.
+ *
+ * @since 0.1.0
+ */
+import { type BuiltModel, type Dim, GraphBuilder, type Value } from "../../onnx/graph.ts"
+import type { Block, CausalGptWeights, FineGptWeights, Linear, Norm, Param } from "./weights.ts"
+
+/** Graph input and output names shared with the runtime side. */
+export const names = {
+  inputIds: "input_ids",
+  inputWeights: "input_weights",
+  positionIds: "position_ids",
+  seqlensK: "seqlens_k",
+  totalSequenceLength: "total_sequence_length",
+  pastKey: (l: number) => `past_key_${l}`,
+  pastValue: (l: number) => `past_value_${l}`,
+  presentKey: (l: number) => `present_key_${l}`,
+  presentValue: (l: number) => `present_value_${l}`,
+  newKeyValues: (l: number) => `kv_${l}`,
+  codes: "codes",
+  predIdx: "pred_idx",
+  logits: "logits"
+} as const
+
+/** Which positions get logits: the last one (generation) or all of them (whole-sequence checks). */
+export type LogitsFor = "last" | "all"
+
+/** Model parts as graph values, named after their checkpoint tensors. */
+const param = (g: GraphBuilder, name: string, p: Param): Value => g.initializer(name, p.data, p.shape)
+
+const norm = (g: GraphBuilder, name: string, x: Value, n: Norm): Value =>
+  g.layerNorm(x, param(g, `${name}.weight`, n.weight), n.bias && param(g, `${name}.bias`, n.bias))
+
+/**
+ * `x · Wᵀ (+ b)` as MatMul over a weight transposed once here: for single-token
+ * steps onnxruntime's MatMul is ~1.6× faster than Gemm with transB.
+ */
+const linear = (g: GraphBuilder, name: string, x: Value, l: Linear): Value => {
+  const [out, inp] = l.weight.shape as [number, number]
+  const y = g.matmul(x, g.initializer(`${name}.weight`, transpose(l.weight.data, out, inp), [inp, out]))
+  return l.bias ? g.add(y, param(g, `${name}.bias`, l.bias)) : y
+}
+
+/**
+ * A pre-LN transformer block on `x` `[T, H]`. `attend` maps the packed
+ * projections `[T, 3H]` (q | k | v) to the attention output `[T, H]`.
+ */
+const block = (g: GraphBuilder, name: string, x: Value, b: Block, attend: (qkv: Value) => Value): Value => {
+  const qkv = linear(g, `${name}.attn.att_proj`, norm(g, `${name}.layernorm_1`, x, b.ln1), b.attnQkv)
+  const attended = g.add(x, linear(g, `${name}.attn.out_proj`, attend(qkv), b.attnOut))
+  const hidden = g.gelu(linear(g, `${name}.mlp.in_proj`, norm(g, `${name}.layernorm_2`, attended, b.ln2), b.mlpIn))
+  return g.add(attended, linear(g, `${name}.mlp.out_proj`, hidden, b.mlpOut))
+}
+
+/** The semantic or coarse GPT with an explicit KV cache (see the module comment). */
+export const causalGptGraph = (w: CausalGptWeights, logitsFor: LogitsFor): BuiltModel => {
+  const g = new GraphBuilder("bark_causal_gpt")
+  const h = w.hiddenSize
+  const heads = w.numHeads
+  const headDim = h / heads
+
+  const ids = g.input(names.inputIds, "int64", ["S", "T"])
+  const idWeights = g.input(names.inputWeights, "float32", ["S", "T"])
+  const positions = g.input(names.positionIds, "int64", ["T"])
+  const seqlensK = g.input(names.seqlensK, "int32", [1])
+  const total = g.input(names.totalSequenceLength, "int32", [])
+
+  const tokens = g.gather(param(g, "input_embeds_layer.weight", w.tokenEmbedding), ids)
+  const summed = g.reduceSum(g.mul(tokens, g.unsqueeze(idWeights, [-1])), [0])
+  let x = g.add(summed, g.gather(param(g, "position_embeds_layer.weight", w.positionEmbedding), positions))
+
+  w.blocks.forEach((b, l) => {
+    x = block(g, `layers.${l}`, x, b, (qkv) => {
+      g.output(g.slice(qkv, [h], [3 * h], [1]), names.newKeyValues(l))
+      const cacheShape: ReadonlyArray<Dim> = [1, heads, "capacity", headDim]
+      const [out, presentKey, presentValue] = g.op(
+        "GroupQueryAttention",
+        [
+          g.unsqueeze(qkv, [0]),
+          null,
+          null,
+          g.input(names.pastKey(l), "float32", cacheShape),
+          g.input(names.pastValue(l), "float32", cacheShape),
+          seqlensK,
+          total
+        ],
+        { num_heads: heads, kv_num_heads: heads },
+        [
+          { dtype: "float32", shape: [1, "T", h] },
+          { dtype: "float32", shape: cacheShape, name: names.presentKey(l) },
+          { dtype: "float32", shape: cacheShape, name: names.presentValue(l) }
+        ],
+        "com.microsoft"
+      )
+      g.output(presentKey!)
+      g.output(presentValue!)
+      return g.squeeze(out!, [0])
+    })
+  })
+
+  const final = norm(g, "layernorm_final", x, w.lnFinal)
+  const projected = logitsFor === "last" ? g.slice(final, [-1], [Number.MAX_SAFE_INTEGER], [0]) : final
+  g.output(linear(g, "lm_head", projected, { weight: w.lmHead }), names.logits)
+  return g.build({ externalDataPath: "weights.bin" })
+}
+
+/** The fine GPT: logits `[T, outputVocab]` of codebook `pred_idx` given `codes` `[T, nCodes]`. */
+export const fineGptGraph = (w: FineGptWeights): BuiltModel => {
+  const g = new GraphBuilder("bark_fine_gpt")
+  const h = w.hiddenSize
+  const nCodes = w.tokenEmbeddings.length
+  const vocabIn = w.tokenEmbeddings[0]!.shape[0]!
+  const vocabOut = w.lmHeads[0]!.shape[0]!
+
+  const codes = g.input(names.codes, "int64", ["T", nCodes])
+  const predIdx = g.input(names.predIdx, "int64", [])
+
+  // All codebook tables stacked into one: codebook i's code c is row i·vocabIn + c.
+  const tables = g.initializer("input_embeds_layers", stack(w.tokenEmbeddings), [nCodes * vocabIn, h])
+  const offsets = g.ints(Array.from({ length: nCodes }, (_, i) => i * vocabIn))
+  const perCodebook = g.gather(tables, g.add(codes, offsets)) // [T, nCodes, H]
+  // Codebooks 0..pred_idx inclusive take part in the sum.
+  const codebookIds = g.ints(Array.from({ length: nCodes }, (_, i) => i))
+  const [included] = g.op("LessOrEqual", [codebookIds, predIdx], {}, [{ dtype: "bool", shape: [nCodes] }])
+  const mask = g.unsqueeze(g.cast(included!, "float32"), [-1]) // [nCodes, 1]
+  const summed = g.reduceSum(g.mul(perCodebook, mask), [1])
+
+  const [shape] = g.op("Shape", [codes], { start: 0, end: 1 }, [{ dtype: "int64", shape: [1] }])
+  const [positions] = g.op(
+    "Slice",
+    [param(g, "position_embeds_layer.weight", w.positionEmbedding), g.ints([0]), shape!, g.ints([0])],
+    {},
+    [{ dtype: "float32", shape: ["T", h] }]
+  )
+  let x = g.add(summed, positions!)
+
+  w.blocks.forEach((b, l) => {
+    x = block(g, `layers.${l}`, x, b, (qkv) => {
+      const part = (i: number) => g.unsqueeze(g.slice(qkv, [i * h], [(i + 1) * h], [1]), [0])
+      const [out] = g.op("MultiHeadAttention", [part(0), part(1), part(2)], { num_heads: w.numHeads }, [
+        { dtype: "float32", shape: [1, "T", h] }
+      ], "com.microsoft")
+      return g.squeeze(out!, [0])
+    })
+  })
+
+  const heads = g.initializer("lm_heads", stack(w.lmHeads), [w.lmHeads.length, vocabOut, h])
+  const head = g.gather(heads, g.sub(predIdx, g.ints([w.nCodesGiven], [])))
+  g.output(g.linear(norm(g, "layernorm_final", x, w.lnFinal), head), names.logits)
+  return g.build({ externalDataPath: "weights.bin" })
+}
+
+/** A row-major [rows, cols] matrix as [cols, rows], in cache-friendly tiles. */
+const transpose = (data: Float32Array, rows: number, cols: number): Float32Array => {
+  const out = new Float32Array(data.length)
+  const tile = 32
+  for (let r0 = 0; r0 < rows; r0 += tile) {
+    for (let c0 = 0; c0 < cols; c0 += tile) {
+      for (let r = r0; r < Math.min(r0 + tile, rows); r++) {
+        for (let c = c0; c < Math.min(c0 + tile, cols); c++) out[c * rows + r] = data[r * cols + c]!
+      }
+    }
+  }
+  return out
+}
+
+const stack = (params: ReadonlyArray<Param>): Float32Array => {
+  const out = new Float32Array(params.reduce((n, p) => n + p.data.length, 0))
+  let at = 0
+  for (const p of params) {
+    out.set(p.data, at)
+    at += p.data.length
+  }
+  return out
+}

@@ -1,0 +1,129 @@
+/**
+ * The inference backend: where onnxruntime sessions are created and on which
+ * execution providers. Layers: `Cpu`, `Cuda` (CUDA first, CPU for unsupported
+ * nodes) and `Mock` (no onnxruntime at all, for tests of the code above it).
+ *
+ * Sessions are scoped: they are released when the scope that created them
+ * closes.
+ *
+ * @since 0.1.0
+ */
+import { Config, Context, Effect, Layer, Option, type Scope } from "effect"
+import { InferenceSession, type Tensor } from "onnxruntime-node"
+import type { BuiltModel } from "./graph.ts"
+import { InferenceError } from "./InferenceError.ts"
+
+/** A model to load: built bytes (with their external weight files) or the path of an `.onnx` file. */
+export type ModelSource = BuiltModel | string
+
+export interface SessionOptions {
+  /** Name used in errors and traces, e.g. "semantic". */
+  readonly model: string
+  /** Overrides the backend's intra-op thread count for this session. */
+  readonly intraOpNumThreads?: number
+}
+
+/** An onnxruntime session reduced to what the graphs need. */
+export interface Session {
+  readonly inputNames: ReadonlyArray<string>
+  readonly outputNames: ReadonlyArray<string>
+  /** Runs the graph and returns only the outputs named in `fetches` (the others are computed and dropped). */
+  readonly run: (
+    feeds: Readonly<Record<string, Tensor>>,
+    fetches: ReadonlyArray<string>
+  ) => Effect.Effect<Readonly<Record<string, Tensor>>, InferenceError>
+}
+
+const intraOpThreadsConfig = Config.option(Config.Int("BARK_INTRA_OP_THREADS"))
+
+export type BackendName = "cpu" | "cuda" | "mock"
+
+export class InferenceBackend extends Context.Service<InferenceBackend, {
+  readonly name: BackendName
+  /** onnxruntime execution providers, in order of preference. */
+  readonly providers: ReadonlyArray<string>
+  readonly createSession: (source: ModelSource, options: SessionOptions) => Effect.Effect<Session, InferenceError, Scope.Scope>
+}>()("bark-pipeline/InferenceBackend") {
+  /** CPU with an explicit thread count (onnxruntime picks one per core when omitted). */
+  static readonly cpu = (options: { readonly intraOpNumThreads?: number } = {}) =>
+    Layer.succeed(InferenceBackend, make("cpu", ["cpu"], options.intraOpNumThreads))
+
+  /** CPU, threads from `BARK_INTRA_OP_THREADS` (default: onnxruntime's choice). */
+  static readonly Cpu = Layer.unwrap(
+    Effect.map(intraOpThreadsConfig, (threads) => InferenceBackend.cpu(Option.isSome(threads) ? { intraOpNumThreads: threads.value } : {}))
+  )
+
+  /** CUDA with CPU fallback for nodes CUDA does not implement. Session creation fails where CUDA is missing. */
+  static readonly Cuda = Layer.unwrap(
+    Effect.map(intraOpThreadsConfig, (threads) =>
+      Layer.succeed(InferenceBackend, make("cuda", ["cuda", "cpu"], Option.getOrUndefined(threads))))
+  )
+
+  /**
+   * No onnxruntime: every `createSession` fails with an `InferenceError`. For
+   * tests of code that needs the service but must not load models (device
+   * selection, planning, the HTTP layer); tests of generation provide
+   * in-memory `BarkModels` instead.
+   */
+  static readonly Mock = Layer.succeed(InferenceBackend, {
+    name: "mock",
+    providers: [],
+    createSession: (_source, options) =>
+      Effect.fail(
+        new InferenceError({
+          model: options.model,
+          message: `the mock inference backend cannot create onnxruntime sessions (model "${options.model}")`,
+          remediation: "use InferenceBackend.Cpu or InferenceBackend.Cuda to run graphs, or provide in-memory BarkModels"
+        })
+      )
+  })
+}
+
+const make = (name: "cpu" | "cuda", providers: ReadonlyArray<string>, intraOpNumThreads: number | undefined) =>
+  InferenceBackend.of({
+    name,
+    providers,
+    createSession: (source, options) => {
+      const threads = options.intraOpNumThreads ?? intraOpNumThreads
+      const sessionOptions: InferenceSession.SessionOptions = {
+        executionProviders: providers,
+        graphOptimizationLevel: "all",
+        ...(threads === undefined ? {} : { intraOpNumThreads: threads }),
+        ...(typeof source === "string" ? {} : { externalData: source.externalData.map(({ data, path }) => ({ data, path })) })
+      }
+      return Effect.acquireRelease(
+        Effect.tryPromise({
+          try: () =>
+            typeof source === "string"
+              ? InferenceSession.create(source, sessionOptions)
+              : InferenceSession.create(source.model, sessionOptions),
+          catch: (cause) =>
+            new InferenceError({
+              model: options.model,
+              message: `could not create the ${name} session for ${options.model}: ${errorText(cause)}`,
+              remediation: name === "cuda"
+                ? "check that the CUDA execution provider and drivers are installed, or use the CPU backend (BARK_DEVICE=cpu)"
+                : "the graph or its weights are invalid; rebuild it from an intact checkpoint and report the message if it persists"
+            })
+        }),
+        (session) => Effect.promise(() => session.release())
+      ).pipe(Effect.map((session) => wrap(session, options.model)))
+    }
+  })
+
+const wrap = (session: InferenceSession, model: string): Session => ({
+  inputNames: session.inputNames,
+  outputNames: session.outputNames,
+  run: (feeds, fetches) =>
+    Effect.tryPromise({
+      try: () => session.run(feeds, [...fetches]) as Promise<Record<string, Tensor>>,
+      catch: (cause) =>
+        new InferenceError({
+          model,
+          message: `onnxruntime failed running ${model}: ${errorText(cause)}`,
+          remediation: "check the inputs' shapes and lengths; if they are valid, this is a bug in the graph: report the message"
+        })
+    })
+})
+
+const errorText = (cause: unknown) => (cause instanceof Error ? cause.message : String(cause))
