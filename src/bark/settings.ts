@@ -1,0 +1,79 @@
+/**
+ * Every knob of the Bark recipes as an Effect Config with its documented
+ * default. Configs are descriptions: they are read when a stage runs (so
+ * `--set` and test providers apply), never at import.
+ *
+ * The established names of the Python service keep working, including its
+ * Python-style booleans ("True"/"False").
+ *
+ * @since 0.1.0
+ */
+import { Config, ConfigProvider, Effect, Option } from "effect"
+import * as os from "node:os"
+import * as path from "node:path"
+
+const truthy = new Set(["1", "true", "yes", "on", "y"])
+const falsy = new Set(["0", "false", "no", "off", "n", ""])
+
+/** A boolean flag accepting any case of true/false, yes/no, on/off, 1/0. */
+export const flag = (name: string) =>
+  Config.String(name).pipe(Config.mapEffect((raw) => {
+    const v = raw.trim().toLowerCase()
+    if (truthy.has(v)) return Effect.succeed(true)
+    if (falsy.has(v)) return Effect.succeed(false)
+    return Effect.fail(
+      new Config.ConfigError(
+        new ConfigProvider.SourceError({ message: `${name}=${raw} is not a boolean: use true/false (or 1/0, yes/no, on/off)` })
+      )
+    )
+  }))
+
+/** The default model repo; `SUNO_USE_SMALL_MODELS=False` selects the large one. */
+export const defaultSmallModel = "suno/bark-small"
+export const defaultLargeModel = "suno/bark"
+
+/** BARK_MODEL: a repo id or a local directory. Default `suno/bark-small` (`suno/bark` with SUNO_USE_SMALL_MODELS=False). */
+export const model = Effect.gen(function*() {
+  const explicit = yield* Config.option(Config.String("BARK_MODEL"))
+  if (Option.isSome(explicit) && explicit.value.trim() !== "") return explicit.value.trim()
+  const small = yield* flag("SUNO_USE_SMALL_MODELS").pipe(Config.withDefault(true))
+  return small ? defaultSmallModel : defaultLargeModel
+})
+
+/** BARK_REVISION: branch, tag, commit or refs/pr/N. Default `main`. */
+export const revision = Config.String("BARK_REVISION").pipe(Config.withDefault("main"))
+
+/** BARK_FORCE_DOWNLOAD: re-fetch even when cached. Default false. */
+export const forceDownload = flag("BARK_FORCE_DOWNLOAD").pipe(Config.withDefault(false))
+
+/** BARK_DEVICE: auto | cpu | cuda. Default auto. */
+export const device = Config.Literals(["auto", "cpu", "cuda"], "BARK_DEVICE").pipe(Config.withDefault("auto" as const))
+
+/** BARK_DEVICE_STRICT: with BARK_DEVICE=cuda, fail instead of falling back to CPU. Default false. */
+export const deviceStrict = flag("BARK_DEVICE_STRICT").pipe(Config.withDefault(false))
+
+/** SUNO_OFFLOAD_CPU: create sessions lazily per sub-model and release them after use. Default false. */
+export const offloadCpu = flag("SUNO_OFFLOAD_CPU").pipe(Config.withDefault(false))
+
+/**
+ * The cache root: BARK_CACHE_DIR, else HF_HOME, else $XDG_CACHE_HOME/huggingface,
+ * else ~/.cache/huggingface — where huggingface_hub keeps its `hub/` folder, so
+ * a cache made by Python tools is reused.
+ */
+export const cacheRoot = Effect.gen(function*() {
+  const explicit = yield* Config.option(Config.String("BARK_CACHE_DIR"))
+  if (Option.isSome(explicit) && explicit.value !== "") return { dir: path.resolve(explicit.value), source: "BARK_CACHE_DIR" }
+  const hfHome = yield* Config.option(Config.String("HF_HOME"))
+  if (Option.isSome(hfHome) && hfHome.value !== "") return { dir: path.resolve(hfHome.value), source: "HF_HOME" }
+  const xdg = yield* Config.option(Config.String("XDG_CACHE_HOME"))
+  if (Option.isSome(xdg) && xdg.value !== "") {
+    return { dir: path.join(path.resolve(xdg.value), "huggingface"), source: "XDG_CACHE_HOME" }
+  }
+  return { dir: path.join(os.homedir(), ".cache", "huggingface"), source: "home" }
+})
+
+/** A Bark model's memory needs, from bark-reference.md §2–3 (fp32 weights). */
+export const modelMemory = (model: string): { readonly weightsGb: number; readonly recommendedGb: number } =>
+  /(^|\/)bark$/.test(model) || /bark-large/.test(model)
+    ? { weightsGb: 4.49, recommendedGb: 12 }
+    : { weightsGb: 1.68, recommendedGb: 5 }

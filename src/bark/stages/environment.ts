@@ -1,0 +1,49 @@
+/**
+ * Stage `environment`: probes the runtime (Node, platform, CPU, memory,
+ * onnxruntime and its execution providers) and warns when the machine has
+ * less memory than the configured model needs.
+ *
+ * @since 0.1.0
+ */
+import { Context, Effect } from "effect"
+import * as Environment from "../../pipeline/Environment.ts"
+import * as Stage from "../../pipeline/Stage.ts"
+import * as StageReporter from "../../pipeline/StageReporter.ts"
+import type { EnvironmentSummary } from "../../pipeline/StageResult.ts"
+import { runtimeInfo } from "../../onnx/runtimeInfo.ts"
+import * as Settings from "../settings.ts"
+
+export class RuntimeEnvironment extends Context.Service<RuntimeEnvironment, {
+  readonly summary: EnvironmentSummary
+  /** The model the recipe is configured for (BARK_MODEL). */
+  readonly model: string
+}>()("bark-pipeline/RuntimeEnvironment") {}
+
+/** The environment summary including onnxruntime, as the runner's report wants it. */
+export const probe = Effect.gen(function*() {
+  const base = yield* Environment.probe
+  const onnxruntime = yield* runtimeInfo
+  return { ...base, onnxruntime: { version: onnxruntime.version, executionProviders: [...onnxruntime.executionProviders] } }
+})
+
+export const stage = Stage.make({
+  name: "environment",
+  purpose: "probe the runtime and check there is memory for the model",
+  provides: RuntimeEnvironment,
+  build: Effect.gen(function*() {
+    const summary = yield* probe
+    const model = yield* Settings.model
+    const need = Settings.modelMemory(model)
+    const totalGb = summary.totalMemoryMb / 1024
+    yield* StageReporter.annotate({ ...summary, model, modelWeightsGb: need.weightsGb, recommendedMemoryGb: need.recommendedGb })
+    if (totalGb < need.recommendedGb) {
+      yield* StageReporter.warn(
+        `${model} needs about ${need.recommendedGb} GB of memory (fp32 weights ${need.weightsGb} GB plus sessions), this machine has ${
+          totalGb.toFixed(1)
+        } GB`,
+        "use suno/bark-small (SUNO_USE_SMALL_MODELS=True), turn on SUNO_OFFLOAD_CPU=True to hold one sub-model at a time, or run on a larger machine"
+      )
+    }
+    return RuntimeEnvironment.of({ summary, model })
+  })
+})

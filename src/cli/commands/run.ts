@@ -1,0 +1,63 @@
+/**
+ * `bark-pipeline run <pipeline>`: runs a recipe with the console view on
+ * stderr, optionally a JSON Lines trace and the report as JSON on stdout.
+ *
+ * @since 0.1.0
+ */
+import { Console, Effect, Option } from "effect"
+import { Argument, Command, Flag } from "effect/cli"
+import * as Runner from "../../pipeline/Runner.ts"
+import * as ConsoleSink from "../../pipeline/sinks/console.ts"
+import * as JsonlSink from "../../pipeline/sinks/jsonl.ts"
+import type { TraceSink } from "../../pipeline/TraceSink.ts"
+import * as Environment from "../../bark/stages/environment.ts"
+import { CliExit, ExitCode, usage } from "../CliExit.ts"
+import * as Pipelines from "../pipelines.ts"
+
+export const pipelineArgument = Argument.String("pipeline").pipe(
+  Argument.withDescription("a pipeline name from pipelines/ (see `list`) or a path to a module exporting a Pipeline")
+)
+
+export const setFlag = Flag.KeyValuePair("set").pipe(
+  Flag.withDescription("override a config value, e.g. --set BARK_DEVICE=cpu (repeatable)"),
+  Flag.withDefault({})
+)
+
+/** Runs a pipeline value with the CLI's sinks; shared by `run` and the commands built on recipes. */
+export const runPipeline = (
+  nameOrPath: string,
+  options: { readonly trace: Option.Option<string>; readonly json: boolean; readonly set: Readonly<Record<string, string>> }
+) =>
+  Effect.gen(function*() {
+    const pipeline = yield* Pipelines.resolve(nameOrPath)
+    const sinks: Array<TraceSink> = [ConsoleSink.make()]
+    if (Option.isSome(options.trace)) sinks.push(yield* JsonlSink.make(options.trace.value))
+    const result = yield* Effect.result(
+      Runner.run(pipeline, { sinks, config: options.set, probes: [Environment.probe] })
+    )
+    const report = result._tag === "Success" ? result.success.report : result.failure.report
+    if (options.json) yield* Console.log(JSON.stringify(report, null, 2))
+    if (result._tag === "Failure") {
+      const failure = result.failure
+      const config = failure.errorTag === "ConfigError" || failure.errorTag === "PipelineOrder"
+      return yield* new CliExit({
+        code: config ? ExitCode.usage : ExitCode.fatal,
+        message: failure.message,
+        remediation: failure.remediation
+      })
+    }
+    return result.success
+  })
+
+export const command = Command.make(
+  "run",
+  {
+    pipeline: pipelineArgument,
+    trace: Flag.String("trace").pipe(Flag.withDescription("write the trace as JSON Lines to this file"), Flag.optional),
+    json: Flag.Boolean("json").pipe(Flag.withDescription("print the report as JSON on stdout"), Flag.withDefault(false)),
+    set: setFlag
+  },
+  ({ pipeline, trace, json, set }) => Effect.scoped(runPipeline(pipeline, { trace, json, set }))
+).pipe(Command.withDescription("run a pipeline and report every stage"))
+
+export { usage }
