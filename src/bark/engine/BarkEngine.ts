@@ -1,0 +1,73 @@
+/**
+ * The synthesis engine: text in, 24 kHz audio out, whole or as a stream of
+ * chunks (one per long-form chunk of text). The `ready` stage of the startup
+ * recipe builds it from the compiled models; the mock profile provides a
+ * deterministic stand-in with no models.
+ *
+ * @since 0.1.0
+ */
+import type { Effect, Stream } from "effect"
+import { Context, Schema } from "effect"
+
+export interface Temperatures {
+  readonly semantic?: number
+  /** Bark calls it `waveform_temp`: the coarse stage's temperature. */
+  readonly coarse?: number
+  /** `null` means argmax. */
+  readonly fine?: number | null
+}
+
+export interface SynthesisOptions {
+  /** A voice name (`v2/en_speaker_6`, `announcer`, …) or a path to a suno `.npz` prompt. */
+  readonly voice?: string
+  /** Seeds the multinomial sampler: the same seed gives the same audio on the same build. */
+  readonly seed?: number
+  /** "argmax" for greedy decoding (the parity setting). Default "multinomial". */
+  readonly sampler?: "multinomial" | "argmax"
+  readonly temperatures?: Temperatures
+  /** Use each chunk's generated tokens as the next chunk's history prompt (keeps the voice consistent). */
+  readonly carryHistory?: boolean
+  /** Progress of the token loops: stage and tokens done / total. */
+  readonly onProgress?: (progress: SynthesisProgress) => Effect.Effect<void>
+}
+
+export interface SynthesisProgress {
+  readonly chunk: number
+  readonly chunks: number
+  readonly stage: "semantic" | "coarse" | "fine" | "codec"
+  readonly done: number
+  readonly total: number
+}
+
+export interface AudioChunk {
+  readonly index: number
+  readonly text: string
+  readonly audio: Float32Array
+  readonly sampleRate: number
+  /** The chunk came from a sentence too long for one window and was split at word boundaries. */
+  readonly splitSentence: boolean
+}
+
+export interface Synthesis {
+  readonly audio: Float32Array
+  readonly sampleRate: number
+  readonly chunks: ReadonlyArray<Omit<AudioChunk, "audio"> & { readonly samples: number }>
+}
+
+export class SynthesisError extends Schema.TaggedError<SynthesisError>()("SynthesisError", {
+  /** e.g. "invalid-input", "unknown-voice", "inference". */
+  reason: Schema.String,
+  message: Schema.String,
+  remediation: Schema.String
+}) {}
+
+export class BarkEngine extends Context.Service<BarkEngine, {
+  /** "bark" for real models, "mock" for the deterministic stand-in. */
+  readonly kind: "bark" | "mock"
+  readonly sampleRate: number
+  /** Voice names this engine knows. */
+  readonly voices: ReadonlyArray<string>
+  readonly synthesize: (text: string, options?: SynthesisOptions) => Effect.Effect<Synthesis, SynthesisError>
+  /** Chunks as each is ready; interrupting the stream stops generation. */
+  readonly stream: (text: string, options?: SynthesisOptions) => Stream.Stream<AudioChunk, SynthesisError>
+}>()("bark-pipeline/BarkEngine") {}
