@@ -26,12 +26,14 @@ export const probe = Effect.gen(function*() {
   return { ...base, onnxruntime: { version: onnxruntime.version, executionProviders: [...onnxruntime.executionProviders] } }
 })
 
-export const stage = Stage.make({
+/** The stage, with the probe replaceable (tests, or recipes that know more about the machine). */
+export const make = (options: { readonly probe?: Effect.Effect<EnvironmentSummary> } = {}) =>
+  Stage.make({
   name: "environment",
   purpose: "probe the runtime and check there is memory for the model",
   provides: RuntimeEnvironment,
   build: Effect.gen(function*() {
-    const summary = yield* probe
+    const summary = yield* (options.probe ?? probe)
     const model = yield* Settings.model
     const need = Settings.modelMemory(model)
     const totalGb = summary.totalMemoryMb / 1024
@@ -47,3 +49,5 @@ export const stage = Stage.make({
     return RuntimeEnvironment.of({ summary, model })
   })
 })
+
+export const stage = make()
