@@ -105,11 +105,11 @@ export const run = <P, R>(
 
     yield* emit({ type: "pipeline-started", at: startedAt, pipeline: pipeline.name, stages: pipeline.entries.map((e) => e.stage.name) })
 
-    const finish = (results: ReadonlyArray<StageResult>) =>
+    const finish = (results: ReadonlyArray<StageResult>, failed: boolean) =>
       Effect.gen(function*() {
         const report: PipelineReport = {
           pipeline: pipeline.name,
-          outcome: overallOutcome(results),
+          outcome: failed ? "failed" : overallOutcome(results),
           startedAt,
           durationMs: Math.round(performance.now() - t0),
           environment,
@@ -122,7 +122,7 @@ export const run = <P, R>(
     const problems = Pipeline.orderProblems(pipeline)
     if (problems.length > 0) {
       const results = pipeline.entries.map((e) => notRun(e.stage.name))
-      const report = yield* finish(results)
+      const report = yield* finish(results, true)
       return yield* new PipelineFailed({
         message: problems.join("; "),
         remediation: "reorder the recipe so that every stage comes after the stages it needs (see `bark-pipeline plan`)",
@@ -153,7 +153,7 @@ export const run = <P, R>(
       }
     }
 
-    const report = yield* finish(results)
+    const report = yield* finish(results, failure !== undefined)
     if (failure !== undefined) {
       return yield* new PipelineFailed({
         message: `stage "${failure.stage}" failed: ${failure.error.message}`,

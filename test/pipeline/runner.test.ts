@@ -165,6 +165,7 @@ describe("Runner", () => {
       assert.include(failed.message, `stage "beta" needs test/Alpha, which stage "alpha" provides only later`)
       assert.deepStrictEqual(s.built, [])
       assert.deepStrictEqual(outcomes(failed.report), ["beta:not-run", "alpha:not-run"])
+      assert.strictEqual(failed.report.outcome, "failed")
     }))
 
   it.live("interrupting a run interrupts the running stage and its finalizers run", () =>

@@ -46,12 +46,16 @@ export interface AudioChunk {
   readonly sampleRate: number
   /** The chunk came from a sentence too long for one window and was split at word boundaries. */
   readonly splitSentence: boolean
+  /** The multinomial sampler's seed (the one given, or the one picked when none was); absent with argmax. */
+  readonly seed?: number
 }
 
 export interface Synthesis {
   readonly audio: Float32Array
   readonly sampleRate: number
   readonly chunks: ReadonlyArray<Omit<AudioChunk, "audio"> & { readonly samples: number }>
+  /** The multinomial sampler's seed (the one given, or the one picked when none was); absent with argmax. */
+  readonly seed?: number
 }
 
 export class SynthesisError extends Schema.TaggedError<SynthesisError>()("SynthesisError", {

@@ -1,0 +1,58 @@
+/**
+ * The `ready` stage in a recipe on a tiny model: it provides a working
+ * BarkEngine and records voices and sample rate; BARK_ENGINE=worker gives
+ * the worker engine with the same audio; a model without voices warns; a
+ * recipe without the models it needs does not run.
+ */
+import { NodeServices } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { Context, Effect, FileSystem } from "effect"
+import { BarkEngine } from "../../../src/bark/engine/BarkEngine.ts"
+import * as Ready from "../../../src/bark/stages/ready.ts"
+import * as Pipeline from "../../../src/pipeline/Pipeline.ts"
+import * as Runner from "../../../src/pipeline/Runner.ts"
+import { localRecipe } from "../engine/localRecipe.ts"
+import { tinyModelDir } from "../engine/tinyModel.ts"
+
+const run = (dir: string, config: Record<string, string> = {}) =>
+  Effect.gen(function*() {
+    const { report, context } = yield* Runner.run(localRecipe, { config: { BARK_MODEL: dir, ...config } })
+    const ready = report.results.find((r) => r.stage === "ready")!
+    return { ready, engine: Context.get(context, BarkEngine) }
+  })
+
+describe("ready stage", () => {
+  it.live("provides the engine in-process or on a worker, with the same audio", () =>
+    Effect.gen(function*() {
+      const dir = yield* tinyModelDir
+      const local = yield* run(dir)
+      assert.strictEqual(local.ready.outcome, "succeeded")
+      assert.deepStrictEqual(local.ready.metadata, { engine: "in-process", voices: 2, sampleRate: 24_000 })
+      const expected = yield* local.engine.synthesize("Hello there.", { sampler: "argmax", voice: "v2/en_speaker_0" })
+      assert.isAbove(expected.audio.length, 0)
+
+      const worker = yield* run(dir, { BARK_ENGINE: "worker" })
+      assert.strictEqual(worker.ready.metadata["engine"], "worker")
+      const actual = yield* worker.engine.synthesize("Hello there.", { sampler: "argmax", voice: "v2/en_speaker_0" })
+      assert.deepStrictEqual(actual.audio, expected.audio)
+    }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)), 60_000)
+
+  it.live("warns when the model directory lists no voices", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* tinyModelDir
+      yield* fs.remove(`${dir}/speaker_embeddings_path.json`)
+      const { ready, engine } = yield* run(dir)
+      assert.strictEqual(ready.outcome, "warned")
+      assert.include(ready.warnings[0]!.message, "no voices")
+      assert.deepStrictEqual(engine.voices, [])
+    }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)), 30_000)
+
+  it.effect("cannot run in a recipe that lacks the stages it needs", () =>
+    Effect.gen(function*() {
+      const recipe = Pipeline.make("bare", "ready alone").pipe(Pipeline.add(Ready.stage))
+      const failure = yield* Effect.flip(Runner.run(recipe as Pipeline.Pipeline<BarkEngine, never>))
+      assert.strictEqual(failure.errorTag, "PipelineOrder")
+      assert.include(failure.message, "bark-pipeline/CompiledModels")
+    }).pipe(Effect.scoped))
+})
