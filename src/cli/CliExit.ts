@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { Cause, Exit, Option, Schema } from "effect"
+import { Cause, Effect, Exit, Option, Schema } from "effect"
 import type { Teardown } from "effect/Runtime"
 
 export const ExitCode = { ok: 0, fatal: 1, usage: 2, interrupted: 130 } as const
@@ -17,10 +17,19 @@ export class CliExit extends Schema.TaggedError<CliExit>()("CliExit", {
 
 export const usage = (message: string, remediation: string) => new CliExit({ code: ExitCode.usage, message, remediation })
 
+/**
+ * Set by a command that handled a stop signal cleanly (the service after it
+ * drained): the runtime reports the interruption, but the process should exit 0.
+ */
+let gracefulStop = false
+export const markGracefulStop = Effect.sync(() => {
+  gracefulStop = true
+})
+
 /** Maps the program's exit to a process exit code; CLI parse errors are usage errors. */
 export const teardown: Teardown = (exit, onExit) => {
   if (Exit.isSuccess(exit)) return onExit(ExitCode.ok)
-  if (Cause.hasInterruptsOnly(exit.cause)) return onExit(ExitCode.interrupted)
+  if (Cause.hasInterruptsOnly(exit.cause)) return onExit(gracefulStop ? ExitCode.ok : ExitCode.interrupted)
   const error = Cause.findErrorOption(exit.cause)
   if (Option.isSome(error)) {
     const e = error.value as { readonly _tag?: string; readonly code?: number; readonly errors?: ReadonlyArray<unknown> }

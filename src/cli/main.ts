@@ -11,6 +11,7 @@ import { teardown } from "./CliExit.ts"
 import * as List from "./commands/list.ts"
 import * as Plan from "./commands/plan.ts"
 import * as Run from "./commands/run.ts"
+import * as Serve from "./commands/serve.ts"
 import * as Synthesize from "./commands/synthesize.ts"
 import * as Trace from "./commands/trace.ts"
 
@@ -18,7 +19,7 @@ export const version = "0.1.0"
 
 export const cli = Command.make("bark-pipeline").pipe(
   Command.withDescription("declare, run and inspect typed startup and inference pipelines (Bark TTS on onnxruntime)"),
-  Command.withSubcommands([Run.command, Plan.command, List.command, Synthesize.command, Trace.command])
+  Command.withSubcommands([Run.command, Plan.command, List.command, Serve.command, Synthesize.command, Trace.command])
 )
 
 /** The program for an argv (tests call this in-process). */

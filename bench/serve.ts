@@ -1,0 +1,257 @@
+/**
+ * Load and memory profile of the synthesis service, on loopback only,
+ * bounded in requests and time. Starts `bark-pipeline serve` as a child
+ * process (node --expose-gc) per scenario and drives it over HTTP:
+ *
+ * - responsiveness: GET /health latency while a generation runs;
+ * - load: closed-loop clients at concurrency 1, 4, 16 (and a burst beyond the
+ *   queue): p50/p95/p99 latency, throughput, 429 and 5xx counts;
+ * - memory: idle RSS after GC, peak RSS over 1000 requests, RSS after them and
+ *   after GC, growth per request.
+ *
+ *   node bench/serve.ts                     # mock profile (+ demo when pipelines/demo.ts exists)
+ *   BENCH_PROFILES=mock BENCH_MOCK_LATENCY_MS=100 BENCH_REQUESTS=60 node bench/serve.ts
+ *
+ * Writes bench/results/serve.md (and prints it).
+ */
+import { spawn, type ChildProcess } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+
+const root = path.resolve(import.meta.dirname, "..")
+const entry = path.join(import.meta.dirname, "serveProcess.ts")
+const env = process.env
+const profiles = (env.BENCH_PROFILES ?? (fs.existsSync(path.join(root, "pipelines/demo.ts")) ? "mock,demo" : "mock")).split(",")
+const mockLatencyMs = Number(env.BENCH_MOCK_LATENCY_MS ?? 100)
+const requestsPerLevel = Number(env.BENCH_REQUESTS ?? 60)
+const memoryRequests = Number(env.BENCH_MEMORY_REQUESTS ?? 1000)
+const levelTimeLimitS = Number(env.BENCH_LEVEL_SECONDS ?? 60)
+const TEXT = "Hello from the load test. This sentence is about as long as a short reply."
+
+interface Server {
+  readonly url: string
+  readonly child: ChildProcess
+  readonly stop: () => Promise<number | null>
+}
+
+const startServer = (profile: string, settings: Readonly<Record<string, string>>, cache: string): Promise<Server> =>
+  new Promise((resolve, reject) => {
+    const sets = Object.entries({ BARK_CACHE_DIR: cache, ...settings }).flatMap(([k, v]) => ["--set", `${k}=${v}`])
+    const child = spawn(process.execPath, ["--expose-gc", entry, "--profile", profile, "--port", "0", ...sets], {
+      cwd: root,
+      stdio: ["ignore", "ignore", "pipe"]
+    })
+    let stderr = ""
+    const exited = new Promise<number | null>((done) => child.on("close", done))
+    const timer = setTimeout(() => reject(new Error(`${profile} did not start within 10 minutes:\n${stderr}`)), 600_000)
+    child.stderr!.on("data", (d) => {
+      stderr += d
+      const m = /serving \S+ on (http:\/\/\S+)/.exec(stderr)
+      if (m !== null) {
+        clearTimeout(timer)
+        resolve({ url: m[1]!, child, stop: () => (child.kill("SIGTERM"), exited) })
+      }
+    })
+    exited.then((code) => reject(new Error(`${profile} exited (${code}) before serving:\n${stderr}`)))
+  })
+
+const synthesize = async (url: string): Promise<{ readonly status: number; readonly ms: number; readonly bytes: number }> => {
+  const t0 = performance.now()
+  const r = await fetch(`${url}/synthesize`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ text: TEXT, voice: "v2/en_speaker_6", seed: 1 })
+  })
+  const bytes = (await r.arrayBuffer()).byteLength
+  return { status: r.status, ms: performance.now() - t0, bytes }
+}
+
+const metric = async (url: string, name: string): Promise<number> => {
+  const text = await (await fetch(`${url}/metrics`)).text()
+  const line = text.split("\n").find((l) => l.startsWith(`${name} `))
+  return line === undefined ? NaN : Number(line.split(" ")[1])
+}
+
+const quantile = (sorted: ReadonlyArray<number>, q: number) =>
+  sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
+const ms = (x: number) => (Number.isNaN(x) ? "–" : `${Math.round(x)}`)
+const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(1)
+const sleep = (t: number) => new Promise((r) => setTimeout(r, t))
+
+/** Closed loop: `concurrency` clients send requests back to back until `total` were sent or the time is up. */
+const load = async (url: string, concurrency: number, total: number) => {
+  const results: Array<{ status: number; ms: number }> = []
+  let sent = 0
+  const deadline = performance.now() + levelTimeLimitS * 1000
+  const t0 = performance.now()
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (sent < total && performance.now() < deadline) {
+      sent++
+      results.push(await synthesize(url))
+    }
+  }))
+  const seconds = (performance.now() - t0) / 1000
+  const ok = results.filter((r) => r.status === 200).map((r) => r.ms).sort((a, b) => a - b)
+  return {
+    concurrency,
+    requests: results.length,
+    ok: ok.length,
+    rejected: results.filter((r) => r.status === 429).length,
+    serverErrors: results.filter((r) => r.status >= 500).length,
+    p50: quantile(ok, 0.5),
+    p95: quantile(ok, 0.95),
+    p99: quantile(ok, 0.99),
+    throughput: ok.length / seconds
+  }
+}
+
+/** A burst of simultaneous requests beyond the queue: how many are rejected with 429. */
+const burst = async (url: string, n: number) => {
+  const results = await Promise.all(Array.from({ length: n }, () => synthesize(url)))
+  return { n, ok: results.filter((r) => r.status === 200).length, rejected: results.filter((r) => r.status === 429).length, other: results.filter((r) => r.status !== 200 && r.status !== 429).length }
+}
+
+/** /health latency while one generation runs. */
+const responsiveness = async (url: string) => {
+  const generation = synthesize(url)
+  await sleep(20)
+  const samples: Array<number> = []
+  let done = false
+  generation.finally(() => (done = true))
+  while (!done && samples.length < 200) {
+    const t0 = performance.now()
+    await fetch(`${url}/health`).then((r) => r.arrayBuffer())
+    samples.push(performance.now() - t0)
+    await sleep(10)
+  }
+  const g = await generation
+  samples.sort((a, b) => a - b)
+  return { generationMs: g.ms, probes: samples.length, p50: quantile(samples, 0.5), max: samples.at(-1) ?? NaN }
+}
+
+const gcRss = async (server: Server) => {
+  server.child.kill("SIGUSR2")
+  await sleep(300)
+  return metric(server.url, "bark_process_resident_memory_bytes")
+}
+
+const memoryProfile = async (server: Server, requests: number) => {
+  const idle = await gcRss(server)
+  for (let i = 0; i < 20; i++) await synthesize(server.url) // JIT, pools and caches settle before the baseline
+  const warm = await gcRss(server)
+  const warmHeap = await metric(server.url, "bark_process_heap_used_bytes")
+  let peak = warm
+  let sampling = true
+  const sampler = (async () => {
+    while (sampling) {
+      peak = Math.max(peak, await metric(server.url, "bark_process_resident_memory_bytes"))
+      await sleep(100)
+    }
+  })()
+  const t0 = performance.now()
+  let sent = 0
+  await Promise.all(Array.from({ length: 4 }, async () => {
+    while (sent < requests && performance.now() - t0 < levelTimeLimitS * 5000) {
+      sent++
+      await synthesize(server.url)
+    }
+  }))
+  sampling = false
+  await sampler
+  const after = await metric(server.url, "bark_process_resident_memory_bytes")
+  const afterGc = await gcRss(server)
+  const afterGcHeap = await metric(server.url, "bark_process_heap_used_bytes")
+  return {
+    requests: sent,
+    idle,
+    warm,
+    peak,
+    after,
+    afterGc,
+    perRequest: (afterGc - warm) / sent,
+    heapPerRequest: (afterGcHeap - warmHeap) / sent,
+    warmHeap,
+    afterGcHeap
+  }
+}
+
+const machine = () => {
+  const cpus = os.cpus()
+  return `${cpus[0]?.model ?? "unknown CPU"} × ${cpus.length}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM, ${os.platform()} ${os.release()}, Node ${process.version}`
+}
+
+const main = async () => {
+  const lines: Array<string> = [
+    "# Synthesis service: load and memory",
+    "",
+    `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench:serve\` (\`node bench/serve.ts\`) on ${machine()}.`,
+    "Loopback HTTP, server in a child process (`node --expose-gc`, `bark-pipeline serve --profile <p> --port 0`),",
+    `BARK_MAX_CONCURRENCY=1, BARK_MAX_QUEUE=16, closed-loop clients sending \`POST /synthesize\` with a ${TEXT.length}-character sentence.`,
+    "The machine is shared with other work: treat figures as indicative (±20 %).",
+    ""
+  ]
+  for (const profile of profiles) {
+    const cache = fs.mkdtempSync(path.join(os.tmpdir(), "bark-bench-serve-"))
+    const settings: Record<string, string> = profile === "mock" ? { BARK_MOCK_LATENCY_MS: String(mockLatencyMs) } : {}
+    const demo = profile !== "mock"
+    const perLevel = demo ? Math.min(requestsPerLevel, 12) : requestsPerLevel
+    lines.push(`## Profile \`${profile}\`${profile === "mock" ? ` (BARK_MOCK_LATENCY_MS=${mockLatencyMs})` : ""}`, "")
+    try {
+      const t0 = performance.now()
+      const server = await startServer(profile, settings, cache)
+      const startupS = (performance.now() - t0) / 1000
+      lines.push(`Process start to serving: ${startupS.toFixed(1)} s.`, "")
+
+      const r = await responsiveness(server.url)
+      lines.push(
+        `Responsiveness: while one generation ran (${ms(r.generationMs)} ms), ${r.probes} GET /health probes answered in p50 ${
+          r.p50.toFixed(1)
+        } ms, max ${r.max.toFixed(1)} ms.`,
+        ""
+      )
+
+      lines.push("| concurrency | requests | 200 | 429 | 5xx | p50 ms | p95 ms | p99 ms | throughput req/s |", "|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+      for (const c of [1, 4, 16]) {
+        const l = await load(server.url, c, perLevel)
+        lines.push(`| ${c} | ${l.requests} | ${l.ok} | ${l.rejected} | ${l.serverErrors} | ${ms(l.p50)} | ${ms(l.p95)} | ${ms(l.p99)} | ${l.throughput.toFixed(2)} |`)
+      }
+      const b = await burst(server.url, 40)
+      lines.push("", `Burst of ${b.n} simultaneous requests (1 running + 16 queued fit): ${b.ok} × 200, ${b.rejected} × 429, ${b.other} other.`, "")
+      await server.stop()
+
+      // memory: a server without simulated latency, so that 1000 requests take seconds
+      const memServer = await startServer(profile, profile === "mock" ? { BARK_MOCK_LATENCY_MS: "0" } : {}, cache)
+      const m = await memoryProfile(memServer, demo ? Math.min(memoryRequests, 50) : memoryRequests)
+      const code = await memServer.stop()
+      lines.push(
+        "| memory | RSS MB |",
+        "|---|---:|",
+        `| idle, after GC | ${mb(m.idle)} |`,
+        `| after 20 warm-up requests and GC (baseline for growth) | ${mb(m.warm)} |`,
+        `| peak during ${m.requests} requests (4 clients, sampled every 100 ms) | ${mb(m.peak)} |`,
+        `| after ${m.requests} requests | ${mb(m.after)} |`,
+        `| after ${m.requests} requests and GC | ${mb(m.afterGc)} |`,
+        `| growth per request (after GC, from the warm baseline) | ${(m.perRequest / 1024).toFixed(1)} KiB |`,
+        "",
+        `V8 heap in use after GC: ${mb(m.warmHeap)} MB at the warm baseline, ${mb(m.afterGcHeap)} MB after the requests (${
+          (m.heapPerRequest / 1024).toFixed(2)
+        } KiB per request).`,
+        "",
+        `SIGTERM → exit code ${code}.`,
+        ""
+      )
+    } catch (e) {
+      lines.push(`Not measured: ${(e as Error).message.split("\n")[0]}`, "")
+    } finally {
+      fs.rmSync(cache, { recursive: true, force: true })
+    }
+  }
+  const report = lines.join("\n")
+  fs.mkdirSync(path.join(root, "bench/results"), { recursive: true })
+  fs.writeFileSync(path.join(root, "bench/results/serve.md.tmp"), report)
+  fs.renameSync(path.join(root, "bench/results/serve.md.tmp"), path.join(root, "bench/results/serve.md"))
+  console.log(report)
+}
+
+await main()

@@ -1,0 +1,62 @@
+/**
+ * `bark-pipeline serve`: the HTTP synthesis service. Listens first (health
+ * answers at once, readiness 503), runs the profile's startup recipe with the
+ * console view on stderr, then serves until SIGTERM/SIGINT, when it drains:
+ * readiness 503, no new connections, in-flight requests finish within
+ * BARK_SHUTDOWN_GRACE_S, then the models are released.
+ *
+ * @since 0.1.0
+ */
+import { Console, Effect, Option } from "effect"
+import { Command, Flag } from "effect/cli"
+import * as Environment from "../../bark/stages/environment.ts"
+import * as ConsoleSink from "../../pipeline/sinks/console.ts"
+import * as JsonlSink from "../../pipeline/sinks/jsonl.ts"
+import type { TraceSink } from "../../pipeline/TraceSink.ts"
+import * as Server from "../../server/Server.ts"
+import { CliExit, ExitCode, markGracefulStop } from "../CliExit.ts"
+import * as Pipelines from "../pipelines.ts"
+import { setFlag } from "./run.ts"
+
+export const command = Command.make(
+  "serve",
+  {
+    profile: Flag.String("profile").pipe(
+      Flag.withDescription("the startup recipe to serve: a name from pipelines/ (startup, mock, demo, cpu, …) or a module path"),
+      Flag.withDefault("startup")
+    ),
+    host: Flag.String("host").pipe(Flag.withDescription("address to listen on (BARK_HOST, default 127.0.0.1)"), Flag.optional),
+    port: Flag.Int("port").pipe(Flag.withDescription("port to listen on, 0 for any free one (BARK_PORT, default 8000)"), Flag.optional),
+    trace: Flag.String("trace").pipe(Flag.withDescription("write the startup trace as JSON Lines to this file"), Flag.optional),
+    set: setFlag
+  },
+  ({ profile, host, port, trace, set }) =>
+    Effect.scoped(Effect.gen(function*() {
+      const recipe = yield* Pipelines.resolve(profile)
+      const sinks: Array<TraceSink> = [ConsoleSink.make()]
+      if (Option.isSome(trace)) sinks.push(yield* JsonlSink.make(trace.value))
+      const config = {
+        ...set,
+        ...(Option.isSome(host) ? { BARK_HOST: host.value } : {}),
+        ...(Option.isSome(port) ? { BARK_PORT: String(port.value) } : {})
+      }
+      const started = yield* Effect.result(Server.start(recipe, { sinks, config, probes: [Environment.probe] }))
+      if (started._tag === "Failure") {
+        const failure = started.failure
+        const usage = failure.errorTag === "ConfigError" || failure.errorTag === "PipelineOrder"
+        return yield* new CliExit({
+          code: usage ? ExitCode.usage : ExitCode.fatal,
+          message: failure.message,
+          remediation: failure.remediation
+        })
+      }
+      const running = started.success
+      const readiness = running.state.readiness()
+      yield* Console.error(`serving ${recipe.name} on ${running.url} (${readiness.reason}); SIGTERM or Ctrl-C drains and stops`)
+      yield* Effect.never.pipe(
+        Effect.onInterrupt(() =>
+          Console.error("shutting down: draining in-flight requests").pipe(Effect.andThen(running.drain), Effect.andThen(markGracefulStop))
+        )
+      )
+    }))
+).pipe(Command.withDescription("serve synthesis over HTTP: listen, run the startup recipe of a profile, serve until SIGTERM"))

@@ -1,0 +1,345 @@
+/**
+ * The service's routes: OpenAI-compatible speech, native synthesis (whole or
+ * streamed), voices, liveness, readiness, health and metrics. Every handler
+ * answers errors as JSON `{ error: { tag, message, remediation } }` and is
+ * counted in `bark_requests_total{route,status}`.
+ *
+ * @since 0.1.0
+ */
+import { ByteSize, Cause, Effect, Exit, Metric, Sink, Stream } from "effect"
+import type { Schema } from "effect"
+import { HttpIncomingMessage, HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
+import type { AudioChunk, BarkEngine, SynthesisOptions, SynthesisProgress } from "../bark/engine/BarkEngine.ts"
+import { SynthesisError } from "../bark/engine/BarkEngine.ts"
+import type { Admission } from "./Admission.ts"
+import { ApiError, badRequest, respond } from "./ApiError.ts"
+import * as Audio from "./audio.ts"
+import type { MemoryMonitor } from "./MemoryMonitor.ts"
+import * as Metrics from "./Metrics.ts"
+import { SpeechRequest, SynthesizeRequest } from "./schemas.ts"
+import type { ServerStateShape } from "./ServerState.ts"
+import type { ServerSettings } from "./settings.ts"
+
+export interface RouteDeps {
+  readonly settings: ServerSettings
+  readonly state: ServerStateShape
+  readonly admission: Admission
+  readonly memory: MemoryMonitor
+}
+
+type Engine = BarkEngine["Service"]
+
+const SPEECH_FORMATS = ["wav", "pcm"] as const
+
+const routeList = [
+  "POST /v1/audio/speech",
+  "POST /synthesize",
+  "GET /v1/voices",
+  "GET /health/live",
+  "GET /health/ready",
+  "GET /health",
+  "GET /metrics"
+]
+
+const tagOf: Readonly<Record<string, string>> = {
+  "invalid-input": "InvalidInput",
+  "unknown-voice": "UnknownVoice",
+  "invalid-voice": "InvalidVoice"
+}
+
+/** A synthesis error as an API error: the caller's mistakes are 400, the rest 500. */
+const fromSynthesisError = (e: SynthesisError): ApiError => {
+  const tag = tagOf[e.reason]
+  return new ApiError({
+    status: tag === undefined ? 500 : 400,
+    tag: tag ?? "SynthesisFailed",
+    message: e.message,
+    remediation: e.remediation
+  })
+}
+
+/**
+ * Records tokens and tokens per second per generation stage from an engine's
+ * progress reports. A stage runs from the previous stage's last report to
+ * its own last one, so engines that report per token and engines that report
+ * once per stage are both measured right.
+ */
+const progressMeter = () => {
+  let current: { readonly key: string; readonly stage: string; readonly start: number; done: number; last: number } | undefined
+  let boundary = performance.now()
+  const finish = Effect.suspend(() => {
+    if (current === undefined) return Effect.void
+    const { stage, done, start, last } = current
+    boundary = last
+    current = undefined
+    const seconds = (last - start) / 1000
+    return Effect.all([
+      Metric.update(Metric.withAttributes(Metrics.tokens, { stage }), done),
+      seconds > 0 && done > 0
+        ? Metric.update(Metric.withAttributes(Metrics.tokensPerSecond, { stage }), done / seconds)
+        : Effect.void
+    ], { discard: true })
+  })
+  const onProgress = (p: SynthesisProgress) =>
+    Effect.suspend(() => {
+      const now = performance.now()
+      const key = `${p.chunk}/${p.stage}`
+      if (current !== undefined && current.key === key) {
+        current.done = p.done
+        current.last = now
+        return Effect.void
+      }
+      return finish.pipe(Effect.andThen(Effect.sync(() => {
+        current = { key, stage: p.stage, start: boundary, done: p.done, last: now }
+      })))
+    })
+  return { onProgress, finish }
+}
+
+const outcome = (exit: Exit.Exit<unknown, unknown>) =>
+  Metrics.countGeneration(
+    Exit.isSuccess(exit) ? "completed" : Cause.hasInterruptsOnly(exit.cause) ? "interrupted" : "failed"
+  )
+
+export const make = (deps: RouteDeps) => {
+  const { settings, state, admission, memory } = deps
+
+  const maxBody = ByteSize.bytes(settings.maxBodyBytes)
+
+  const readBody = <A>(schema: Schema.ConstraintDecoder<A, never>) =>
+    HttpServerRequest.schemaBodyJson(schema, { errors: "all" }).pipe(
+      Effect.provideService(HttpIncomingMessage.MaxBodySize, maxBody),
+      Effect.catchTags({
+        SchemaError: (e) =>
+          Effect.fail(badRequest("InvalidRequest", `invalid request body: ${e.message}`, "fix the fields named above (see the README for the body schema)")),
+        HttpServerError: (e) =>
+          Effect.fail(
+            e.reason._tag === "RequestParseError" && e.reason.reason === "BodyTooLarge"
+              ? new ApiError({
+                status: 413,
+                tag: "BodyTooLarge",
+                message: `the request body is larger than ${settings.maxBodyBytes} bytes (BARK_MAX_BODY_BYTES)`,
+                remediation: "send a shorter text, or raise BARK_MAX_BODY_BYTES"
+              })
+              : badRequest("InvalidJson", `the request body is not valid JSON: ${e.message}`, "send a JSON object with Content-Type: application/json")
+          )
+      })
+    )
+
+  const checkText = (text: string) =>
+    text.trim() === ""
+      ? Effect.fail(badRequest("InvalidInput", "the text is empty", "give some text to speak"))
+      : text.length > settings.maxTextChars
+      ? Effect.fail(badRequest(
+        "TextTooLong",
+        `the text has ${text.length} characters, more than the limit of ${settings.maxTextChars} (BARK_MAX_TEXT_CHARS)`,
+        "split the text into several requests, or raise BARK_MAX_TEXT_CHARS"
+      ))
+      : Effect.void
+
+  /** The engine, if the service is ready and not shedding load. */
+  const readyEngine = Effect.suspend(() => {
+    const readiness = state.readiness()
+    const engine = state.engine()
+    if (!readiness.ready || engine === undefined) {
+      return Effect.fail(new ApiError({
+        status: 503,
+        tag: readiness.status === "draining" ? "ShuttingDown" : "NotReady",
+        message: `the service is not ready: ${readiness.reason}`,
+        remediation: readiness.status === "draining"
+          ? "send the request to another replica"
+          : "wait until GET /health/ready answers 200 (its body shows the startup report), then retry",
+        headers: { "retry-after": "5" }
+      }))
+    }
+    if (memory.level() === "shedding") {
+      return Effect.fail(new ApiError({
+        status: 503,
+        tag: "MemoryPressure",
+        message: `memory use ${Math.round(memory.rssMb())} MB is above BARK_MEMORY_SHED_SHARE of BARK_MEMORY_LIMIT_MB=${memory.limitMb}`,
+        remediation: "retry later or on another replica; lower BARK_MAX_CONCURRENCY or give the service more memory",
+        headers: { "retry-after": "10" }
+      }))
+    }
+    return Effect.succeed(engine)
+  })
+
+  /** Takes a generation slot for the rest of the request and records how long the request waited for it. */
+  const admit = Effect.gen(function*() {
+    const t0 = performance.now()
+    yield* admission.acquire
+    yield* Metric.update(Metrics.queueSeconds, (performance.now() - t0) / 1000)
+    return performance.now()
+  })
+
+  const recordAudio = (samples: number, sampleRate: number) => Metric.update(Metrics.audioSeconds, samples / sampleRate)
+
+  /** A whole synthesis, in a slot, metered. */
+  const synthesize = (engine: Engine, text: string, options: SynthesisOptions) =>
+    Effect.gen(function*() {
+      const started = yield* admit
+      const meter = progressMeter()
+      const result = yield* engine.synthesize(text, { ...options, onProgress: meter.onProgress }).pipe(
+        Effect.onExit((exit) => outcome(exit)),
+        Effect.mapError(fromSynthesisError)
+      )
+      yield* meter.finish
+      yield* Metric.update(Metrics.synthesisSeconds, (performance.now() - started) / 1000)
+      yield* recordAudio(result.audio.length, result.sampleRate)
+      return result
+    })
+
+  /**
+   * A streamed synthesis: the first chunk is generated before the response
+   * starts, so that input errors still get their status; later errors can
+   * only cut the stream short.
+   */
+  const synthesizeStream = (engine: Engine, text: string, options: SynthesisOptions) =>
+    Effect.gen(function*() {
+      const started = yield* admit
+      const meter = progressMeter()
+      const chunks = engine.stream(text, { ...options, onProgress: meter.onProgress }).pipe(
+        Stream.tap((chunk: AudioChunk) => recordAudio(chunk.audio.length, chunk.sampleRate)),
+        Stream.onExit((exit) =>
+          outcome(exit).pipe(
+            Effect.andThen(meter.finish),
+            Effect.andThen(Metric.update(Metrics.synthesisSeconds, (performance.now() - started) / 1000))
+          )
+        )
+      )
+      const [first, rest] = yield* Stream.peel(chunks, Sink.take<AudioChunk>(1)).pipe(Effect.mapError(fromSynthesisError))
+      const body = Stream.concat(Stream.fromIterable(first), rest).pipe(
+        Stream.map((chunk) => Audio.pcm(chunk.audio)),
+        Stream.prepend([Audio.streamingWavHeader(engine.sampleRate)])
+      )
+      return HttpServerResponse.stream(body, {
+        contentType: "audio/wav",
+        headers: {
+          "x-audio-format": `s16le; rate=${engine.sampleRate}; channels=1`,
+          "cache-control": "no-store"
+        }
+      })
+    })
+
+  const speech = Effect.gen(function*() {
+    const engine = yield* readyEngine
+    const body = yield* readBody(SpeechRequest)
+    const format = body.response_format ?? "wav"
+    if (!(SPEECH_FORMATS as ReadonlyArray<string>).includes(format)) {
+      return yield* badRequest(
+        "UnsupportedFormat",
+        `response_format "${format}" is not supported`,
+        `use "wav" (16-bit PCM WAV) or "pcm" (raw 16-bit little-endian mono at ${engine.sampleRate} Hz)`
+      )
+    }
+    if (body.speed !== undefined && body.speed !== 1) {
+      return yield* badRequest("UnsupportedSpeed", `speed ${body.speed} is not supported`, "omit speed or send 1: Bark speaks at its own pace")
+    }
+    yield* checkText(body.input)
+    const result = yield* synthesize(engine, body.input, body.voice === undefined ? {} : { voice: body.voice })
+    return format === "pcm"
+      ? HttpServerResponse.uint8Array(Audio.pcm(result.audio), { contentType: Audio.pcmContentType(result.sampleRate) })
+      : HttpServerResponse.uint8Array(Audio.wav(result.audio, result.sampleRate), { contentType: "audio/wav" })
+  })
+
+  const native = Effect.gen(function*() {
+    const engine = yield* readyEngine
+    const body = yield* readBody(SynthesizeRequest)
+    yield* checkText(body.text)
+    const options: SynthesisOptions = {
+      ...(body.voice === undefined ? {} : { voice: body.voice }),
+      ...(body.seed === undefined ? {} : { seed: body.seed }),
+      ...(body.temperatures === undefined ? {} : { temperatures: body.temperatures })
+    }
+    if (body.stream === true) return yield* synthesizeStream(engine, body.text, options)
+    const result = yield* synthesize(engine, body.text, options)
+    return HttpServerResponse.uint8Array(Audio.wav(result.audio, result.sampleRate), {
+      contentType: "audio/wav",
+      headers: {
+        "x-audio-chunks": String(result.chunks.length),
+        ...(result.seed === undefined ? {} : { "x-seed": String(result.seed) })
+      }
+    })
+  })
+
+  const voices = Effect.map(readyEngine, (engine) =>
+    HttpServerResponse.jsonUnsafe({ engine: engine.kind, sampleRate: engine.sampleRate, voices: engine.voices }))
+
+  const live = Effect.succeed(HttpServerResponse.jsonUnsafe({ status: "alive" }))
+
+  const ready = Effect.sync(() => {
+    const readiness = state.readiness()
+    return HttpServerResponse.jsonUnsafe(
+      { ...readiness, policy: state.policy(), report: state.report() },
+      { status: readiness.ready ? 200 : 503 }
+    )
+  })
+
+  const health = Effect.sync(() => {
+    const readiness = state.readiness()
+    const level = memory.level()
+    const status = readiness.status === "ready" && level !== "ok" ? "degraded" : readiness.status
+    return HttpServerResponse.jsonUnsafe({
+      status,
+      ready: readiness.ready,
+      reason: readiness.reason,
+      engine: state.engine()?.kind ?? null,
+      memory: { level, rssMb: Math.round(memory.rssMb()), limitMb: memory.limitMb },
+      queue: {
+        queued: admission.queued(),
+        inFlight: admission.inFlight(),
+        maxQueue: settings.maxQueue,
+        maxConcurrency: settings.maxConcurrency
+      },
+      uptimeS: Math.round(process.uptime())
+    })
+  })
+
+  const metrics = Effect.gen(function*() {
+    yield* Metrics.sampleMemory
+    yield* Metric.update(Metrics.queueSize, admission.queued())
+    yield* Metric.update(Metrics.inFlight, admission.inFlight())
+    const text = yield* Metrics.render
+    return HttpServerResponse.text(text, { contentType: "text/plain; version=0.0.4; charset=utf-8" })
+  })
+
+  const notFound = Effect.gen(function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    return yield* new ApiError({
+      status: 404,
+      tag: "NotFound",
+      message: `no route ${request.method} ${request.url}`,
+      remediation: `use one of: ${routeList.join(", ")}`
+    })
+  })
+
+  /** Answers errors as JSON and counts every response. Interrupted requests (client gone) answer nothing. */
+  const handle = <R>(route: string, handler: Effect.Effect<HttpServerResponse.HttpServerResponse, ApiError, R>) =>
+    handler.pipe(
+      Effect.map((response) => ({ response, tag: undefined as string | undefined })),
+      Effect.catchTag("ApiError", (e) => Effect.succeed({ response: respond(e), tag: e.tag })),
+      Effect.catchCause((cause) => {
+        if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause)
+        const error = new ApiError({
+          status: 500,
+          tag: "InternalError",
+          message: `the request failed unexpectedly: ${Cause.pretty(cause).split("\n")[0]}`,
+          remediation: "this is a bug in the service; report it with the server log"
+        })
+        return Effect.logError("request failed", cause).pipe(Effect.as({ response: respond(error), tag: error.tag }))
+      }),
+      Effect.tap(({ response, tag }) => Metrics.countResponse(route, response.status, tag)),
+      Effect.map(({ response }) => response)
+    )
+
+  return HttpRouter.use(Effect.fn(function*(router) {
+    yield* router.add("POST", "/v1/audio/speech", handle("/v1/audio/speech", speech))
+    yield* router.add("POST", "/synthesize", handle("/synthesize", native))
+    yield* router.add("GET", "/v1/voices", handle("/v1/voices", voices))
+    yield* router.add("GET", "/health/live", handle("/health/live", live))
+    yield* router.add("GET", "/health/ready", handle("/health/ready", ready))
+    yield* router.add("GET", "/health", handle("/health", health))
+    yield* router.add("GET", "/metrics", handle("/metrics", metrics))
+    yield* router.add("*", "*", handle("other", notFound))
+  }))
+}

@@ -1,0 +1,82 @@
+/**
+ * The synthesis service's knobs, as Effect Configs with documented defaults
+ * (environment variables, or `--set K=V` / flags of `bark-pipeline serve`).
+ * Read once when the server starts.
+ *
+ * @since 0.1.0
+ */
+import { Config, ConfigProvider, Effect, Option } from "effect"
+import * as os from "node:os"
+
+const invalid = (message: string) => new Config.ConfigError(new ConfigProvider.SourceError({ message }))
+
+const atLeast = (name: string, min: number) => (value: number) =>
+  value >= min ? Effect.succeed(value) : Effect.fail(invalid(`${name}=${value} must be at least ${min}`))
+
+const share = (name: string) => (value: number) =>
+  value > 0 && value <= 1 ? Effect.succeed(value) : Effect.fail(invalid(`${name}=${value} must be a share in (0, 1], e.g. 0.8`))
+
+/** Strict: every startup stage succeeded or was skipped. Lenient: warned stages are allowed too (Triton's --strict-readiness). */
+export type ReadinessPolicy = "strict" | "lenient"
+
+export interface ServerSettings {
+  /** BARK_HOST (default 127.0.0.1). */
+  readonly host: string
+  /** BARK_PORT (default 8000; 0 lets the OS pick). */
+  readonly port: number
+  /** BARK_MAX_CONCURRENCY: generations at once (default 1: one saturates the CPU). */
+  readonly maxConcurrency: number
+  /** BARK_MAX_QUEUE: requests waiting for a generation slot before 429 (default 16). */
+  readonly maxQueue: number
+  /** BARK_REQUEST_TIMEOUT_S: longest wait in the queue before 503 (default 60). */
+  readonly requestTimeoutS: number
+  /** BARK_MAX_TEXT_CHARS: longest text accepted (default 4000). */
+  readonly maxTextChars: number
+  /** BARK_MAX_BODY_BYTES: largest request body (default 65536). */
+  readonly maxBodyBytes: number
+  /** BARK_MEMORY_LIMIT_MB: the memory budget RSS is measured against (default: the machine's memory). */
+  readonly memoryLimitMb: number
+  /** BARK_MEMORY_WARN_SHARE: share of the budget above which /health reports degraded (default 0.8). */
+  readonly memoryWarnShare: number
+  /** BARK_MEMORY_SHED_SHARE: share above which synthesis requests get 503 (default: never shed). */
+  readonly memoryShedShare: number | undefined
+  /** BARK_MEMORY_SAMPLE_MS: RSS sampling interval (default 1000). */
+  readonly memorySampleMs: number
+  /** BARK_READINESS: strict | lenient (default lenient). */
+  readonly readiness: ReadinessPolicy
+  /** BARK_SHUTDOWN_GRACE_S: how long in-flight requests may finish after SIGTERM before they are cancelled (default 30). */
+  readonly shutdownGraceS: number
+}
+
+export const settings: Config.Config<ServerSettings> = Config.all({
+  host: Config.String("BARK_HOST").pipe(Config.withDefault("127.0.0.1")),
+  port: Config.Int("BARK_PORT").pipe(
+    Config.withDefault(8000),
+    Config.mapEffect((port) =>
+      port >= 0 && port <= 65_535
+        ? Effect.succeed(port)
+        : Effect.fail(invalid(`BARK_PORT=${port} is not a TCP port: use 1..65535, or 0 to let the OS pick`))
+    )
+  ),
+  maxConcurrency: Config.Int("BARK_MAX_CONCURRENCY").pipe(Config.withDefault(1), Config.mapEffect(atLeast("BARK_MAX_CONCURRENCY", 1))),
+  maxQueue: Config.Int("BARK_MAX_QUEUE").pipe(Config.withDefault(16), Config.mapEffect(atLeast("BARK_MAX_QUEUE", 0))),
+  requestTimeoutS: Config.Number("BARK_REQUEST_TIMEOUT_S").pipe(
+    Config.withDefault(60),
+    Config.mapEffect(atLeast("BARK_REQUEST_TIMEOUT_S", 0.001))
+  ),
+  maxTextChars: Config.Int("BARK_MAX_TEXT_CHARS").pipe(Config.withDefault(4000), Config.mapEffect(atLeast("BARK_MAX_TEXT_CHARS", 1))),
+  maxBodyBytes: Config.Int("BARK_MAX_BODY_BYTES").pipe(Config.withDefault(65_536), Config.mapEffect(atLeast("BARK_MAX_BODY_BYTES", 256))),
+  memoryLimitMb: Config.Number("BARK_MEMORY_LIMIT_MB").pipe(
+    Config.withDefault(Math.round(os.totalmem() / 2 ** 20)),
+    Config.mapEffect(atLeast("BARK_MEMORY_LIMIT_MB", 1))
+  ),
+  memoryWarnShare: Config.Number("BARK_MEMORY_WARN_SHARE").pipe(Config.withDefault(0.8), Config.mapEffect(share("BARK_MEMORY_WARN_SHARE"))),
+  memoryShedShare: Config.Number("BARK_MEMORY_SHED_SHARE").pipe(
+    Config.mapEffect(share("BARK_MEMORY_SHED_SHARE")),
+    Config.option,
+    Config.map(Option.getOrUndefined)
+  ),
+  memorySampleMs: Config.Int("BARK_MEMORY_SAMPLE_MS").pipe(Config.withDefault(1000), Config.mapEffect(atLeast("BARK_MEMORY_SAMPLE_MS", 10))),
+  readiness: Config.Literals(["strict", "lenient"], "BARK_READINESS").pipe(Config.withDefault("lenient" as const)),
+  shutdownGraceS: Config.Number("BARK_SHUTDOWN_GRACE_S").pipe(Config.withDefault(30), Config.mapEffect(atLeast("BARK_SHUTDOWN_GRACE_S", 0)))
+})
