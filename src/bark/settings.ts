@@ -77,3 +77,17 @@ export const modelMemory = (model: string): { readonly weightsGb: number; readon
   /(^|\/)bark$/.test(model) || /bark-large/.test(model)
     ? { weightsGb: 4.49, recommendedGb: 12 }
     : { weightsGb: 1.68, recommendedGb: 5 }
+
+/**
+ * BARK_ENABLE_COMPILE: optimise the graphs at onnxruntime's highest level,
+ * cache the optimised copies and warm the models up. Default true. The
+ * deprecated BARK_ENABLE_TORCH_COMPILE is read when BARK_ENABLE_COMPILE is
+ * unset; `source` says which one decided, so the stage can warn about it.
+ */
+export const enableCompile = Effect.gen(function*() {
+  const current = yield* Config.option(flag("BARK_ENABLE_COMPILE"))
+  if (Option.isSome(current)) return { enabled: current.value, source: "BARK_ENABLE_COMPILE" as const }
+  const legacy = yield* Config.option(flag("BARK_ENABLE_TORCH_COMPILE"))
+  if (Option.isSome(legacy)) return { enabled: legacy.value, source: "BARK_ENABLE_TORCH_COMPILE" as const }
+  return { enabled: true, source: "default" as const }
+})

@@ -16,11 +16,25 @@ import { InferenceError } from "./InferenceError.ts"
 /** A model to load: built bytes (with their external weight files) or the path of an `.onnx` file. */
 export type ModelSource = BuiltModel | string
 
+/**
+ * Where a model's graph comes from. `build` makes it from the weights; a graph
+ * cache may return a stored copy instead and never run `build`. `graph` names
+ * the graph uniquely among those built from one checkpoint (e.g. "semantic").
+ */
+export type GraphSource = <E>(graph: string, build: Effect.Effect<BuiltModel, E>) => Effect.Effect<ModelSource, E>
+
+/** onnxruntime's graph optimisation levels. */
+export type OptimizationLevel = "disabled" | "basic" | "extended" | "all"
+
 export interface SessionOptions {
   /** Name used in errors and traces, e.g. "semantic". */
   readonly model: string
   /** Overrides the backend's intra-op thread count for this session. */
   readonly intraOpNumThreads?: number
+  /** Default "all". Use "disabled" for a model that was saved already optimised. */
+  readonly graphOptimizationLevel?: OptimizationLevel
+  /** Where onnxruntime writes the optimised model (weights embedded) while creating the session. */
+  readonly optimizedModelFilePath?: string
 }
 
 /** An onnxruntime session reduced to what the graphs need. */
@@ -34,7 +48,8 @@ export interface Session {
   ) => Effect.Effect<Readonly<Record<string, Tensor>>, InferenceError>
 }
 
-const intraOpThreadsConfig = Config.option(Config.Int("BARK_INTRA_OP_THREADS"))
+/** BARK_INTRA_OP_THREADS: onnxruntime intra-op threads per session. Default: onnxruntime picks one per core. */
+export const intraOpThreads = Config.option(Config.Int("BARK_INTRA_OP_THREADS"))
 
 export type BackendName = "cpu" | "cuda" | "mock"
 
@@ -50,12 +65,12 @@ export class InferenceBackend extends Context.Service<InferenceBackend, {
 
   /** CPU, threads from `BARK_INTRA_OP_THREADS` (default: onnxruntime's choice). */
   static readonly Cpu = Layer.unwrap(
-    Effect.map(intraOpThreadsConfig, (threads) => InferenceBackend.cpu(Option.isSome(threads) ? { intraOpNumThreads: threads.value } : {}))
+    Effect.map(intraOpThreads, (threads) => InferenceBackend.cpu(Option.isSome(threads) ? { intraOpNumThreads: threads.value } : {}))
   )
 
   /** CUDA with CPU fallback for nodes CUDA does not implement. Session creation fails where CUDA is missing. */
   static readonly Cuda = Layer.unwrap(
-    Effect.map(intraOpThreadsConfig, (threads) =>
+    Effect.map(intraOpThreads, (threads) =>
       Layer.succeed(InferenceBackend, make("cuda", ["cuda", "cpu"], Option.getOrUndefined(threads))))
   )
 
@@ -87,8 +102,9 @@ const make = (name: "cpu" | "cuda", providers: ReadonlyArray<string>, intraOpNum
       const threads = options.intraOpNumThreads ?? intraOpNumThreads
       const sessionOptions: InferenceSession.SessionOptions = {
         executionProviders: providers,
-        graphOptimizationLevel: "all",
+        graphOptimizationLevel: options.graphOptimizationLevel ?? "all",
         ...(threads === undefined ? {} : { intraOpNumThreads: threads }),
+        ...(options.optimizedModelFilePath === undefined ? {} : { optimizedModelFilePath: options.optimizedModelFilePath }),
         ...(typeof source === "string" ? {} : { externalData: source.externalData.map(({ data, path }) => ({ data, path })) })
       }
       return Effect.acquireRelease(

@@ -8,7 +8,7 @@
 import { Effect } from "effect"
 import { Tensor as OrtTensor } from "onnxruntime-node"
 import type { Weights } from "../../checkpoint/Tensor.ts"
-import type { InferenceBackend } from "../../onnx/InferenceBackend.ts"
+import type { GraphSource, InferenceBackend } from "../../onnx/InferenceBackend.ts"
 import { InferenceError } from "../../onnx/InferenceError.ts"
 import type { CodecDecoder } from "../models.ts"
 import { BARK_CODEBOOKS, type CodecConfig, codecLayout } from "./config.ts"
@@ -52,16 +52,19 @@ const toCodesTensor = (codes: Int32Array, frames: number, codebookSize: number):
  * Builds the decoder for a checkpoint's `codec_model.` weights and opens its
  * session on `backend`. Fails with `UnsupportedCodecConfig` or
  * `CodecWeightsError` on a checkpoint it cannot run, `InferenceError` when
- * the session cannot be created.
+ * the session cannot be created. `graphSource` may supply the graph instead
+ * (e.g. from a graph cache; the weights are then not folded at all).
  */
 export const makeCodecDecoder = Effect.fn("makeCodecDecoder")(function*(
   weights: Weights,
   config: CodecConfig,
-  backend: typeof InferenceBackend.Service
+  backend: typeof InferenceBackend.Service,
+  options: { readonly graphSource?: GraphSource } = {}
 ) {
   const layout = yield* codecLayout(config)
-  const folded = yield* loadCodecWeights(weights, layout)
-  const session = yield* backend.createSession(buildCodecGraph(layout, folded), { model: MODEL })
+  const build = Effect.map(loadCodecWeights(weights, layout), (folded) => buildCodecGraph(layout, folded))
+  const source = options.graphSource === undefined ? yield* build : yield* options.graphSource(MODEL, build)
+  const session = yield* backend.createSession(source, { model: MODEL })
 
   const run = (output: string) => (codes: Int32Array, frames: number) =>
     Effect.gen(function*() {

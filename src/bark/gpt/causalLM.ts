@@ -8,7 +8,7 @@
  */
 import { Effect } from "effect"
 import { Tensor } from "onnxruntime-node"
-import type { InferenceBackend } from "../../onnx/InferenceBackend.ts"
+import type { GraphSource, InferenceBackend } from "../../onnx/InferenceBackend.ts"
 import { InferenceError } from "../../onnx/InferenceError.ts"
 import type { CausalLM, DecoderState, DecoderStep } from "../models.ts"
 import { causalGptGraph, type LogitsFor, names } from "./graph.ts"
@@ -29,15 +29,17 @@ export interface CausalGpt extends CausalLM {
  * Builds the graph and opens a session for `weights` on `backend` (released with the scope). With `logitsFor: "all"`
  * the `logits` of `prefill` hold every position (`[T, vocab]` row-major),
  * which whole-sequence checks need; generation uses "last" (the default).
+ * `graphSource` may supply the graph instead (e.g. from a graph cache).
  */
 export const makeCausalGpt = Effect.fn("makeCausalGpt")(function*(
   model: string,
   weights: CausalGptWeights,
   backend: typeof InferenceBackend.Service,
-  options: { readonly logitsFor?: LogitsFor } = {}
+  options: { readonly logitsFor?: LogitsFor; readonly graphSource?: GraphSource } = {}
 ) {
-  const built = yield* Effect.try({
-    try: () => causalGptGraph(weights, options.logitsFor ?? "last"),
+  const logitsFor = options.logitsFor ?? "last"
+  const build = Effect.try({
+    try: () => causalGptGraph(weights, logitsFor),
     catch: (cause) =>
       new InferenceError({
         model,
@@ -45,7 +47,9 @@ export const makeCausalGpt = Effect.fn("makeCausalGpt")(function*(
         remediation: "check that the checkpoint matches its config.json"
       })
   })
-  const session = yield* backend.createSession(built, { model })
+  const graph = logitsFor === "last" ? model : `${model}-logits-${logitsFor}`
+  const source = options.graphSource === undefined ? yield* build : yield* options.graphSource(graph, build)
+  const session = yield* backend.createSession(source, { model })
 
   const layers = weights.blocks.length
   const heads = weights.numHeads

@@ -6,16 +6,23 @@
  */
 import { Effect } from "effect"
 import { Tensor } from "onnxruntime-node"
-import type { InferenceBackend } from "../../onnx/InferenceBackend.ts"
+import type { GraphSource, InferenceBackend } from "../../onnx/InferenceBackend.ts"
 import { InferenceError } from "../../onnx/InferenceError.ts"
 import type { FineLM } from "../models.ts"
 import { fineGptGraph, names } from "./graph.ts"
 import type { FineGptWeights } from "./weights.ts"
 
-/** Builds the fine graph and opens its session on `backend` (released with the scope); the window is the model's `block_size` frames. */
-export const makeFineLM = Effect.fn("makeFineLM")(function*(weights: FineGptWeights, backend: typeof InferenceBackend.Service) {
+/**
+ * Builds the fine graph and opens its session on `backend` (released with the scope); the window is the model's `block_size` frames.
+ * `graphSource` may supply the graph instead (e.g. from a graph cache).
+ */
+export const makeFineLM = Effect.fn("makeFineLM")(function*(
+  weights: FineGptWeights,
+  backend: typeof InferenceBackend.Service,
+  options: { readonly graphSource?: GraphSource } = {}
+) {
   const model = "fine"
-  const built = yield* Effect.try({
+  const build = Effect.try({
     try: () => fineGptGraph(weights),
     catch: (cause) =>
       new InferenceError({
@@ -24,7 +31,8 @@ export const makeFineLM = Effect.fn("makeFineLM")(function*(weights: FineGptWeig
         remediation: "check that the checkpoint matches its config.json"
       })
   })
-  const session = yield* backend.createSession(built, { model })
+  const source = options.graphSource === undefined ? yield* build : yield* options.graphSource(model, build)
+  const session = yield* backend.createSession(source, { model })
 
   const windowSize = weights.blockSize
   const nCodes = weights.tokenEmbeddings.length
