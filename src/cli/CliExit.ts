@@ -39,3 +39,14 @@ export const teardown: Teardown = (exit, onExit) => {
   }
   return onExit(ExitCode.fatal)
 }
+
+/** Failures caused by what the user asked for (the recipe, its config, the request), not by a stage. */
+const usageTags = new Set(["ConfigError", "PipelineOrder", "InvalidRequest"])
+
+/** A failed pipeline as a CLI exit: 2 when the recipe, its config or the request is at fault, 1 when a stage failed. */
+export const fromPipelineFailure = (failure: { readonly errorTag: string; readonly message: string; readonly remediation: string }) =>
+  new CliExit({
+    code: usageTags.has(failure.errorTag) ? ExitCode.usage : ExitCode.fatal,
+    message: failure.message,
+    remediation: failure.remediation
+  })

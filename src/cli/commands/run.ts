@@ -11,7 +11,7 @@ import * as ConsoleSink from "../../pipeline/sinks/console.ts"
 import * as JsonlSink from "../../pipeline/sinks/jsonl.ts"
 import type { TraceSink } from "../../pipeline/TraceSink.ts"
 import * as Environment from "../../bark/stages/environment.ts"
-import { CliExit, ExitCode, usage } from "../CliExit.ts"
+import { fromPipelineFailure, usage } from "../CliExit.ts"
 import * as Pipelines from "../pipelines.ts"
 
 export const pipelineArgument = Argument.String("pipeline").pipe(
@@ -37,15 +37,7 @@ export const runPipeline = (
     )
     const report = result._tag === "Success" ? result.success.report : result.failure.report
     if (options.json) yield* Console.log(JSON.stringify(report, null, 2))
-    if (result._tag === "Failure") {
-      const failure = result.failure
-      const config = failure.errorTag === "ConfigError" || failure.errorTag === "PipelineOrder"
-      return yield* new CliExit({
-        code: config ? ExitCode.usage : ExitCode.fatal,
-        message: failure.message,
-        remediation: failure.remediation
-      })
-    }
+    if (result._tag === "Failure") return yield* fromPipelineFailure(result.failure)
     return result.success
   })
 
@@ -60,4 +52,3 @@ export const command = Command.make(
   ({ pipeline, trace, json, set }) => Effect.scoped(runPipeline(pipeline, { trace, json, set }))
 ).pipe(Command.withDescription("run a pipeline and report every stage"))
 
-export { usage }

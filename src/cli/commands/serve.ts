@@ -14,7 +14,7 @@ import * as ConsoleSink from "../../pipeline/sinks/console.ts"
 import * as JsonlSink from "../../pipeline/sinks/jsonl.ts"
 import type { TraceSink } from "../../pipeline/TraceSink.ts"
 import * as Server from "../../server/Server.ts"
-import { CliExit, ExitCode, markGracefulStop } from "../CliExit.ts"
+import { fromPipelineFailure, markGracefulStop } from "../CliExit.ts"
 import * as Pipelines from "../pipelines.ts"
 import { setFlag } from "./run.ts"
 
@@ -41,15 +41,7 @@ export const command = Command.make(
         ...(Option.isSome(port) ? { BARK_PORT: String(port.value) } : {})
       }
       const started = yield* Effect.result(Server.start(recipe, { sinks, config, probes: [Environment.probe] }))
-      if (started._tag === "Failure") {
-        const failure = started.failure
-        const usage = failure.errorTag === "ConfigError" || failure.errorTag === "PipelineOrder"
-        return yield* new CliExit({
-          code: usage ? ExitCode.usage : ExitCode.fatal,
-          message: failure.message,
-          remediation: failure.remediation
-        })
-      }
+      if (started._tag === "Failure") return yield* fromPipelineFailure(started.failure)
       const running = started.success
       const readiness = running.state.readiness()
       yield* Console.error(`serving ${recipe.name} on ${running.url} (${readiness.reason}); SIGTERM or Ctrl-C drains and stops`)

@@ -24,7 +24,7 @@ import * as StageReporter from "../../pipeline/StageReporter.ts"
 import * as ConsoleSink from "../../pipeline/sinks/console.ts"
 import * as JsonlSink from "../../pipeline/sinks/jsonl.ts"
 import type { TraceSink } from "../../pipeline/TraceSink.ts"
-import { CliExit, ExitCode } from "../CliExit.ts"
+import { fromPipelineFailure } from "../CliExit.ts"
 import * as Pipelines from "../pipelines.ts"
 import { setFlag } from "./run.ts"
 
@@ -182,15 +182,7 @@ export const command = Command.make(
       if (Option.isSome(flags.trace)) sinks.push(yield* JsonlSink.make(flags.trace.value))
       const config = Option.isSome(flags.model) ? { ...flags.set, BARK_MODEL: flags.model.value } : flags.set
       const result = yield* Effect.result(Runner.run(pipeline, { sinks, config, probes: [Environment.probe] }))
-      if (result._tag === "Failure") {
-        const failure = result.failure
-        const usage = ["ConfigError", "PipelineOrder", "InvalidRequest"].includes(failure.errorTag)
-        return yield* new CliExit({
-          code: usage ? ExitCode.usage : ExitCode.fatal,
-          message: failure.message,
-          remediation: failure.remediation
-        })
-      }
+      if (result._tag === "Failure") return yield* fromPipelineFailure(result.failure)
       const audio = Context.get(result.success.context as Context.Context<SynthesizedAudio>, SynthesizedAudio)
       yield* Console.log(
         `wrote ${audio.file}: ${audio.seconds.toFixed(1)} s of audio in ${audio.chunks} chunk${audio.chunks === 1 ? "" : "s"}` +
