@@ -103,6 +103,9 @@ const make = (name: "cpu" | "cuda", providers: ReadonlyArray<string>, intraOpNum
       const sessionOptions: InferenceSession.SessionOptions = {
         executionProviders: providers,
         graphOptimizationLevel: options.graphOptimizationLevel ?? "all",
+        // Errors only: onnxruntime otherwise warns on every optimised-model save that it may be
+        // hardware specific, which the graph cache already accounts for (its key holds the CPU model).
+        logSeverityLevel: 3,
         ...(threads === undefined ? {} : { intraOpNumThreads: threads }),
         ...(options.optimizedModelFilePath === undefined ? {} : { optimizedModelFilePath: options.optimizedModelFilePath }),
         ...(typeof source === "string" ? {} : { externalData: source.externalData.map(({ data, path }) => ({ data, path })) })

@@ -1,0 +1,169 @@
+import { NodeServices } from "@effect/platform-node"
+import { assert, describe, it, layer } from "@effect/vitest"
+import { Context, Effect } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { LoadedWeights, ModelFiles } from "../../../src/bark/services.ts"
+import * as CacheDirs from "../../../src/bark/stages/cacheDirs.ts"
+import * as FetchWeights from "../../../src/bark/stages/fetchWeights.ts"
+import * as SafeLoad from "../../../src/bark/stages/safeLoad.ts"
+import * as Pipeline from "../../../src/pipeline/Pipeline.ts"
+import * as Runner from "../../../src/pipeline/Runner.ts"
+import { tinyBarkRepo } from "../../support/barkRepo.ts"
+import { makeFakeHub } from "../../support/fakeHub.ts"
+
+const REPO = "test-org/tiny-bark"
+const VOICE = "v2/en_speaker_1"
+
+const recipe = Pipeline.make("weights", "cache, fetch and load").pipe(
+  Pipeline.add(CacheDirs.stage),
+  Pipeline.add(FetchWeights.stage),
+  Pipeline.add(SafeLoad.stage)
+)
+
+const tempDir = Effect.acquireRelease(
+  Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "bark-fetch-"))),
+  (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+)
+
+const run = (config: Record<string, string>, p: Pipeline.Pipeline<any, any> = recipe) =>
+  Effect.scoped(Runner.run(p, { config }))
+
+const setup = (weights: "safetensors" | "torch") =>
+  Effect.gen(function*() {
+    const hub = yield* makeFakeHub
+    const repo = yield* tinyBarkRepo({ weights })
+    const commit = hub.publish(REPO, { files: repo.files, lfs: ["model.safetensors", "pytorch_model.bin"] })
+    const cache = yield* tempDir
+    const config = { BARK_MODEL: REPO, BARK_CACHE_DIR: cache, HF_ENDPOINT: hub.url, BARK_VOICES: VOICE }
+    return { hub, repo, commit, cache, config }
+  })
+
+const byStage = (report: { results: ReadonlyArray<{ stage: string }> }, stage: string) =>
+  report.results.find((r) => r.stage === stage) as (typeof report.results)[number] & {
+    outcome: string
+    metadata: Record<string, unknown>
+    skipReason?: string
+    error?: { tag: string; message: string; remediation: string }
+  }
+
+layer(NodeServices.layer, { excludeTestServices: true })("fetch-weights and safe-load", (it) => {
+  it.effect("downloads a Bark repo into the HF cache, loads it, and a second run is a cache hit", () =>
+    Effect.gen(function*() {
+      const { hub, repo, commit, cache, config } = yield* setup("safetensors")
+      const first = yield* run(config)
+      const fetched = byStage(first.report, "fetch-weights")
+      assert.strictEqual(fetched.outcome, "succeeded")
+      assert.strictEqual(fetched.metadata["commit"], commit)
+      assert.strictEqual(fetched.metadata["cacheHits"], 0)
+      const files = Context.get(first.context, ModelFiles)
+      assert.strictEqual(files.dir, path.join(cache, "hub", "models--test-org--tiny-bark", "snapshots", commit))
+      assert.include(files.files, `speaker_embeddings/${VOICE}_fine_prompt.npy`)
+      const loaded = byStage(first.report, "safe-load")
+      assert.strictEqual(loaded.metadata["format"], "safetensors")
+      assert.strictEqual(loaded.metadata["tensors"], repo.tensors.size)
+      assert.isAbove(loaded.metadata["parameters"] as number, 0)
+      assert.strictEqual(Context.get(first.context, LoadedWeights).tensors.size, repo.tensors.size)
+
+      hub.clearRequests()
+      const second = yield* run(config)
+      assert.strictEqual(byStage(second.report, "fetch-weights").metadata["cacheHits"], files.files.length)
+      assert.strictEqual(hub.requests.filter((r) => r.path.includes("/resolve/")).length, 0, "no file is fetched again")
+      assert.strictEqual(
+        Context.get(second.context, LoadedWeights).sha256,
+        Context.get(first.context, LoadedWeights).sha256
+      )
+    }))
+
+  it.effect("loads a torch pytorch_model.bin through the restricted unpickler", () =>
+    Effect.gen(function*() {
+      const { repo, config } = yield* setup("torch")
+      const ready = yield* run(config)
+      const loaded = byStage(ready.report, "safe-load")
+      assert.strictEqual(loaded.metadata["format"], "torch")
+      assert.strictEqual(loaded.metadata["file"], "pytorch_model.bin")
+      assert.strictEqual(loaded.metadata["tensors"], repo.tensors.size)
+      const tensors = Context.get(ready.context, LoadedWeights).tensors
+      const name = "semantic.layers.0.attn.att_proj.weight"
+      assert.deepStrictEqual(tensors.get(name)!.data, repo.tensors.get(name)!.data)
+    }))
+
+  it.effect("offline: a cold cache is fatal and names the missing files; a warm cache works without the network", () =>
+    Effect.gen(function*() {
+      const { hub, config } = yield* setup("safetensors")
+      const cold = yield* Effect.flip(run({ ...config, HF_HUB_OFFLINE: "1" }))
+      assert.strictEqual(cold.stage, "fetch-weights")
+      assert.strictEqual(cold.errorTag, "HubError")
+      assert.include(cold.message, "config.json")
+      assert.include(cold.remediation, "HF_HUB_OFFLINE")
+      yield* run(config)
+      hub.clearRequests()
+      const warm = yield* run({ ...config, HF_HUB_OFFLINE: "1" })
+      assert.strictEqual(byStage(warm.report, "safe-load").outcome, "succeeded")
+      assert.strictEqual(hub.requests.length, 0)
+    }))
+
+  it.effect("BARK_FORCE_DOWNLOAD fetches the files again", () =>
+    Effect.gen(function*() {
+      const { hub, config } = yield* setup("safetensors")
+      yield* run(config)
+      hub.clearRequests()
+      const forced = yield* run({ ...config, BARK_FORCE_DOWNLOAD: "True" })
+      assert.strictEqual(byStage(forced.report, "fetch-weights").metadata["cacheHits"], 0)
+      assert.isAbove(hub.fileRequests("model.safetensors").length, 0)
+    }))
+
+  it.effect("a local model directory skips the hub; an incomplete one is fatal with what is missing", () =>
+    Effect.gen(function*() {
+      const { hub, repo, cache } = yield* setup("safetensors")
+      const dir = yield* tempDir
+      for (const [rel, data] of Object.entries(repo.files)) {
+        fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true })
+        fs.writeFileSync(path.join(dir, rel), data)
+      }
+      const ready = yield* run({ BARK_MODEL: dir, BARK_CACHE_DIR: cache, HF_ENDPOINT: hub.url })
+      const fetched = byStage(ready.report, "fetch-weights")
+      assert.strictEqual(fetched.outcome, "skipped")
+      assert.include(fetched.skipReason ?? "", "local directory")
+      assert.strictEqual(hub.requests.length, 0)
+      assert.strictEqual(Context.get(ready.context, ModelFiles).weightsFile, "model.safetensors")
+
+      fs.rmSync(path.join(dir, "model.safetensors"))
+      const failed = yield* Effect.flip(run({ BARK_MODEL: dir, BARK_CACHE_DIR: cache }))
+      assert.strictEqual(failed.stage, "fetch-weights")
+      assert.include(failed.message, "lacks model.safetensors (or pytorch_model.bin)")
+    }))
+
+  it.effect("corrupt weights and a pickle naming a disallowed global are fatal in safe-load, with a remediation", () =>
+    Effect.gen(function*() {
+      const { repo, cache } = yield* setup("safetensors")
+      const dir = yield* tempDir
+      fs.writeFileSync(path.join(dir, "config.json"), repo.files["config.json"]!)
+      const truncated = repo.files["model.safetensors"]!.subarray(0, 5000)
+      fs.writeFileSync(path.join(dir, "model.safetensors"), truncated)
+      const corrupt = yield* Effect.flip(run({ BARK_MODEL: dir, BARK_CACHE_DIR: cache }))
+      assert.strictEqual(corrupt.stage, "safe-load")
+      assert.strictEqual(corrupt.errorTag, "CheckpointError")
+      assert.isAbove(corrupt.remediation.length, 10)
+
+      fs.rmSync(path.join(dir, "model.safetensors"))
+      const evil = fs.readFileSync(new URL("../../fixtures/checkpoint/evil_os_system.pt", import.meta.url))
+      fs.writeFileSync(path.join(dir, "pytorch_model.bin"), evil)
+      const rejected = yield* Effect.flip(run({ BARK_MODEL: dir, BARK_CACHE_DIR: cache }))
+      assert.strictEqual(rejected.stage, "safe-load")
+      assert.include(rejected.message, "os.system")
+    }))
+
+  it.effect("a checkpoint that is not a Hugging Face BarkModel is fatal and says how to get one", () =>
+    Effect.gen(function*() {
+      const { cache } = yield* setup("safetensors")
+      const dir = yield* tempDir
+      const repo = yield* tinyBarkRepo({ weights: "safetensors" })
+      fs.writeFileSync(path.join(dir, "config.json"), repo.files["config.json"]!)
+      fs.copyFileSync(new URL("../../fixtures/checkpoint/state_dict.pt", import.meta.url), path.join(dir, "pytorch_model.bin"))
+      const failed = yield* Effect.flip(run({ BARK_MODEL: dir, BARK_CACHE_DIR: cache }))
+      assert.strictEqual(failed.errorTag, "NotABarkCheckpoint")
+      assert.include(failed.remediation, "suno/bark-small")
+    }))
+})
