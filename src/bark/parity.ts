@@ -1,29 +1,52 @@
 /**
  * Parity with the reference implementation on a golden case folder
  * (`../shared/fixtures/golden/<case>`: config.json, model.safetensors, input
- * `.npy` files and the reference outputs).
+ * `.npy` files, generation_info.json, voices and the reference outputs).
  *
- * `writeParityOutputs` runs this library's loaders and graphs on the case's
- * inputs and writes every forward-pass output under the reference's file
- * names; `compareWithGolden` applies the rules of the golden `compare.py`.
+ * `writeParityOutputs` runs this library's loaders, graphs and generation
+ * code on the case's inputs and writes every output the reference wrote
+ * (forward passes, codec, and the greedy end-to-end runs) under the same
+ * file names; `compareWithGolden` applies the rules of the golden `compare.py`.
  *
  * @since 0.1.0
  */
-import { Effect, FileSystem, Path } from "effect"
+import { Effect, FileSystem, Path, Schema } from "effect"
 import { decodeNpy, encodeNpy } from "../checkpoint/npy.ts"
 import { decode as decodeSafetensors } from "../checkpoint/safetensors.ts"
-import { fromFloat32, numel, type Tensor, toFloat32, toInt32, toNumbers } from "../checkpoint/Tensor.ts"
+import { fromFloat32, fromInt64, numel, type Tensor, toFloat32, toInt32, toNumbers } from "../checkpoint/Tensor.ts"
 import { InferenceBackend } from "../onnx/InferenceBackend.ts"
 import { makeCodecDecoder } from "./codec/decoder.ts"
 import { loadBarkConfig } from "./config.ts"
+import type { Codes } from "./generate/Codes.ts"
+import { generateAudio, type GenerateOptions } from "./generate/generate.ts"
+import { argmax } from "./generate/sampling.ts"
+import type { VoicePrompt } from "./generate/VoicePrompt.ts"
 import { type CausalGpt, makeCausalGpt, MERGED_FIELD } from "./gpt/causalLM.ts"
 import { makeFineLM } from "./gpt/fineLM.ts"
 import { causalGptWeights, fineGptWeights } from "./gpt/weights.ts"
+import type { BarkModels } from "./models.ts"
+import { listVoices, loadVoice, voiceFromNpz } from "./voices.ts"
 
 /** The reference feeds the last this-many ids one at a time after a cached prefix. */
 const INCREMENTAL_STEPS = 6
 
-/** Writes the forward-pass outputs of `caseDir`'s checkpoint into `outDir`; returns the file names written. */
+/** A case folder this library cannot read as a golden case. */
+export class ParityCaseError extends Schema.TaggedError<ParityCaseError>()("ParityCaseError", {
+  message: Schema.String,
+  remediation: Schema.String
+}) {}
+
+export interface ParityOutputs {
+  /** The `.npy` files written, by name. */
+  readonly files: ReadonlyArray<string>
+  /** What the run had to decide about the case folder (a fallback voice, a run it could not do). */
+  readonly notes: ReadonlyArray<string>
+}
+
+/**
+ * Writes every output of `caseDir` (forward passes, codec, end-to-end runs)
+ * into `outDir`, each file atomically.
+ */
 export const writeParityOutputs = Effect.fn("writeParityOutputs")(function*(caseDir: string, outDir: string) {
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
@@ -41,11 +64,18 @@ export const writeParityOutputs = Effect.fn("writeParityOutputs")(function*(case
 
   yield* fs.makeDirectory(outDir, { recursive: true })
   const written: Array<string> = []
-  const write = (name: string, shape: ReadonlyArray<number>, values: Float32Array) =>
-    Effect.andThen(
-      fs.writeFile(path.join(outDir, `${name}.npy`), encodeNpy(fromFloat32(shape, values))),
-      Effect.sync(() => written.push(`${name}.npy`))
-    )
+  const notes: Array<string> = []
+  const writeTensor = (name: string, tensor: Tensor) =>
+    Effect.gen(function*() {
+      const target = path.join(outDir, `${name}.npy`)
+      const tmp = path.join(outDir, `.${name}.npy.${process.pid}.tmp`)
+      yield* fs.writeFile(tmp, encodeNpy(tensor)).pipe(
+        Effect.andThen(fs.rename(tmp, target)),
+        Effect.onError(() => fs.remove(tmp, { force: true }).pipe(Effect.ignore))
+      )
+      written.push(`${name}.npy`)
+    })
+  const write = (name: string, shape: ReadonlyArray<number>, values: Float32Array) => writeTensor(name, fromFloat32(shape, values))
 
   /** Whole sequence, one call: logits of every position. */
   const allLogits = (gpt: CausalGpt, input: Int32Array, mergeContext: boolean) =>
@@ -112,8 +142,139 @@ export const writeParityOutputs = Effect.fn("writeParityOutputs")(function*(case
   const shortFrames = short.shape[1]!
   yield* write("codec_short_waveform", [shortFrames * codec.hopLength], yield* codec.decode(toInt32(short), shortFrames))
 
-  return written as ReadonlyArray<string>
+  const models: BarkModels = { semantic: semantic.last, coarse: coarse.last, fine, codec }
+  const info = yield* readGenerationInfo(inCase("generation_info.json"))
+  for (const run of E2E_RUNS) {
+    const params = info?.[`${run}_params`]
+    if (params === undefined) {
+      const why = info === undefined ? "the case has no generation_info.json" : `generation_info.json has no ${run}_params`
+      notes.push(`${why}: the ${run}_* outputs were not generated`)
+      continue
+    }
+    let voice: VoicePrompt | undefined
+    if (run === "e2e_hist") {
+      const history = yield* caseHistoryPrompt(caseDir)
+      notes.push(history.note)
+      voice = history.voice
+    }
+    const textIds = yield* ids(`${run}_text_token_ids.npy`)
+    const out = yield* generateAudio(models, { textIds }, { ...generateOptions(params), voice })
+    yield* writeTensor(`${run}_semantic_tokens`, int64([out.semantic.tokens.length], out.semantic.tokens))
+    yield* writeTensor(`${run}_coarse_tokens`, codesTensor(out.coarse))
+    yield* writeTensor(`${run}_fine_tokens`, codesTensor(out.fine))
+    yield* write(`${run}_waveform`, [out.audio.length], out.audio)
+  }
+
+  return { files: written, notes } satisfies ParityOutputs
 }, Effect.scoped)
+
+// ------------------------------------------------------------ end to end
+
+/** The greedy end-to-end runs of a case: `e2e` without a history prompt, `e2e_hist` with one. */
+const E2E_RUNS = ["e2e", "e2e_hist"] as const
+
+const Maybe = Schema.NullOr(Schema.Number)
+
+/** One run's parameters under suno-ai/bark's own names, as generation_info.json records them. */
+const RunParams = Schema.Struct({
+  semantic: Schema.Struct({
+    temp: Schema.Number,
+    top_k: Maybe,
+    top_p: Maybe,
+    min_eos_p: Maybe,
+    max_gen_duration_s: Maybe,
+    allow_early_stop: Schema.optionalKey(Schema.Boolean)
+  }),
+  coarse: Schema.Struct({
+    temp: Schema.Number,
+    top_k: Maybe,
+    top_p: Maybe,
+    max_coarse_history: Schema.Number,
+    sliding_window_len: Schema.Number
+  }),
+  fine: Schema.Struct({ temp: Maybe })
+})
+
+const GenerationInfo = Schema.Struct({
+  e2e_params: Schema.optionalKey(RunParams),
+  e2e_hist_params: Schema.optionalKey(RunParams)
+})
+
+const readGenerationInfo = (file: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    if (!(yield* fs.exists(file))) return undefined
+    return yield* fs.readFileString(file).pipe(
+      Effect.flatMap(Schema.decodeUnknownEffect(Schema.fromJsonString(GenerationInfo))),
+      Effect.mapError((e) =>
+        new ParityCaseError({
+          message: `cannot read the generation parameters in ${file}: ${e.message}`,
+          remediation: "use a golden case folder as the reference generator wrote it (e2e_params / e2e_hist_params under Bark's names)"
+        })
+      )
+    )
+  })
+
+/** Bark's parameter names to generateAudio's options, always with the argmax sampler the goldens were made with. */
+const generateOptions = (p: typeof RunParams.Type): GenerateOptions => ({
+  sampler: argmax,
+  semantic: {
+    temp: p.semantic.temp,
+    topK: p.semantic.top_k,
+    topP: p.semantic.top_p,
+    minEosP: p.semantic.min_eos_p,
+    maxGenDurationS: p.semantic.max_gen_duration_s,
+    ...(p.semantic.allow_early_stop === undefined ? {} : { allowEarlyStop: p.semantic.allow_early_stop })
+  },
+  coarse: {
+    temp: p.coarse.temp,
+    topK: p.coarse.top_k,
+    topP: p.coarse.top_p,
+    maxCoarseHistory: p.coarse.max_coarse_history,
+    slidingWindowLen: p.coarse.sliding_window_len
+  },
+  fine: { temp: p.fine.temp }
+})
+
+const VOICE_NPZ = "voice_prompt.npz"
+
+/**
+ * The history prompt of a case's `e2e_hist` run: the speaker-embedding trio
+ * when `speaker_embeddings_path.json` names exactly one voice, else (or when
+ * one of its files cannot be read) `voice_prompt.npz`, which holds the same
+ * arrays. `note` says which was used and why.
+ */
+export const caseHistoryPrompt = Effect.fn("caseHistoryPrompt")(function*(caseDir: string) {
+  const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
+  const npzFile = path.join(caseDir, VOICE_NPZ)
+  const fromNpz = (why: string) =>
+    Effect.gen(function*() {
+      if (!(yield* fs.exists(npzFile))) {
+        return yield* new ParityCaseError({
+          message: `the e2e_hist run needs a history prompt, but ${why} and ${npzFile} does not exist`,
+          remediation: `add the case's ${VOICE_NPZ} (or its complete speaker_embeddings/ trio) to the folder`
+        })
+      }
+      const voice = yield* voiceFromNpz(VOICE_NPZ, yield* fs.readFile(npzFile))
+      return { voice, note: `history prompt: ${VOICE_NPZ}, because ${why}` }
+    })
+
+  const voices = yield* listVoices(caseDir)
+  if (voices.length !== 1) {
+    return yield* fromNpz(
+      voices.length === 0 ? "the case lists no speaker-embedding voice" : `the case lists ${voices.length} voices (${voices.join(", ")})`
+    )
+  }
+  const name = voices[0]!
+  return yield* loadVoice(caseDir, name).pipe(
+    Effect.map((voice) => ({ voice, note: `history prompt: speaker-embedding voice "${name}"` })),
+    Effect.catchTag("InvalidVoicePrompt", (e) => fromNpz(`the speaker-embedding voice "${name}" is unusable (${e.message})`))
+  )
+})
+
+const int64 = (shape: ReadonlyArray<number>, values: Int32Array) => fromInt64(shape, BigInt64Array.from(values, BigInt))
+const codesTensor = (codes: Codes) => int64([codes.rows, codes.frames], codes.data)
 
 const concat = (rows: ReadonlyArray<Float32Array>): Float32Array => {
   const out = new Float32Array(rows.reduce((n, r) => n + r.length, 0))

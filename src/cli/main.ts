@@ -8,7 +8,9 @@ import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Cause, Console, Effect, Option } from "effect"
 import { Command } from "effect/cli"
 import { teardown } from "./CliExit.ts"
+import * as Bench from "./commands/bench.ts"
 import * as List from "./commands/list.ts"
+import * as Parity from "./commands/parity.ts"
 import * as Plan from "./commands/plan.ts"
 import * as Run from "./commands/run.ts"
 import * as Serve from "./commands/serve.ts"
@@ -19,7 +21,16 @@ export const version = "0.1.0"
 
 export const cli = Command.make("bark-pipeline").pipe(
   Command.withDescription("declare, run and inspect typed startup and inference pipelines (Bark TTS on onnxruntime)"),
-  Command.withSubcommands([Run.command, Plan.command, List.command, Serve.command, Synthesize.command, Trace.command])
+  Command.withSubcommands([
+    Run.command,
+    Plan.command,
+    List.command,
+    Synthesize.command,
+    Serve.command,
+    Parity.command,
+    Bench.command,
+    Trace.command
+  ])
 )
 
 /** The program for an argv (tests call this in-process). */

@@ -1,16 +1,19 @@
 /**
  * Parity with the reference implementation: every golden case folder under
- * ../shared/fixtures/golden gets its forward-pass outputs written by
- * `writeParityOutputs` and compared by `compareWithGolden` (compare.py's rules).
+ * ../shared/fixtures/golden gets all its outputs (forward passes, codec and
+ * the greedy end-to-end runs) written by `writeParityOutputs`, the function
+ * behind `bark-pipeline parity`, and compared by `compareWithGolden`
+ * (compare.py's rules) — every golden output file, none left out.
  */
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { compareArrays, compareWithGolden, writeParityOutputs } from "../../src/bark/parity.ts"
+import { voiceFromNpz } from "../../src/bark/voices.ts"
+import { caseHistoryPrompt, compareArrays, compareWithGolden, writeParityOutputs } from "../../src/bark/parity.ts"
 import { fromFloat32, fromInt64 } from "../../src/checkpoint/Tensor.ts"
 import { InferenceBackend } from "../../src/onnx/InferenceBackend.ts"
 
@@ -19,8 +22,10 @@ const cases = existsSync(goldenRoot)
   ? readdirSync(goldenRoot, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name)
   : []
 
-/** End-to-end generation outputs belong to the generation stage, not to forward passes. */
-const isForwardOutput = (file: string) => !file.startsWith("e2e_")
+const tempDir = Effect.acquireRelease(
+  Effect.sync(() => mkdtempSync(join(tmpdir(), "bark-parity-"))),
+  (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+)
 
 const env = Layer.mergeAll(NodeServices.layer, InferenceBackend.cpu({ intraOpNumThreads: 2 }))
 
@@ -30,20 +35,50 @@ describe("golden parity", () => {
   })
 
   for (const name of cases) {
-    it.effect(`${name}: every forward-pass output matches the reference`, () =>
+    it.effect(`${name}: every golden output (forward passes, codec, end-to-end runs) matches the reference`, () =>
       Effect.gen(function*() {
-        const out = mkdtempSync(join(tmpdir(), "bark-parity-"))
-        yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(out, { recursive: true, force: true })))
+        const out = yield* tempDir
         const caseDir = join(goldenRoot, name)
-        const written = yield* writeParityOutputs(caseDir, out)
-        const results = (yield* compareWithGolden(caseDir, out)).filter((r) => isForwardOutput(r.file))
+        const { files } = yield* writeParityOutputs(caseDir, out)
+        const results = yield* compareWithGolden(caseDir, out)
         assert.isAbove(results.length, 0)
         for (const r of results) {
           assert.strictEqual(r.status, "pass", `${r.file}: ${r.status} (max abs ${r.maxAbs}, ${r.note})`)
         }
-        assert.sameMembers([...written], results.map((r) => r.file))
-      }).pipe(Effect.provide(env)))
+        assert.sameMembers([...files], results.map((r) => r.file))
+      }).pipe(Effect.scoped, Effect.provide(env)), 120_000)
   }
+})
+
+describe("caseHistoryPrompt", () => {
+  const withCase = cases[0]
+  it.effect("uses the speaker-embedding trio, and falls back to voice_prompt.npz, saying so, when a trio file is missing", () =>
+    Effect.gen(function*() {
+      if (withCase === undefined) return
+      const source = join(goldenRoot, withCase)
+      const npz = yield* voiceFromNpz("npz", readFileSync(join(source, "voice_prompt.npz")))
+
+      const trio = yield* caseHistoryPrompt(source)
+      assert.include(trio.note, "speaker-embedding voice")
+      assert.deepStrictEqual(trio.voice, npz)
+
+      // The voice files only, rewritten so the copy is writable (the fixtures are read-only).
+      const copy = yield* tempDir
+      mkdirSync(join(copy, "speaker_embeddings"))
+      for (const file of ["speaker_embeddings_path.json", "voice_prompt.npz", ...readdirSync(join(source, "speaker_embeddings")).map((f) => join("speaker_embeddings", f))]) {
+        writeFileSync(join(copy, file), readFileSync(join(source, file)))
+      }
+      const semantic = readdirSync(join(copy, "speaker_embeddings")).find((f) => f.endsWith("_semantic_prompt.npy"))!
+      rmSync(join(copy, "speaker_embeddings", semantic))
+      const fallback = yield* caseHistoryPrompt(copy)
+      assert.include(fallback.note, "voice_prompt.npz, because")
+      assert.include(fallback.note, semantic)
+      assert.deepStrictEqual(fallback.voice, npz)
+
+      rmSync(join(copy, "voice_prompt.npz"))
+      const error = yield* Effect.flip(caseHistoryPrompt(copy))
+      assert.strictEqual(error._tag, "ParityCaseError")
+    }).pipe(Effect.scoped, Effect.provide(env)))
 })
 
 describe("compareArrays", () => {

@@ -1,0 +1,60 @@
+/**
+ * `bark-pipeline bench` as an operator runs it: a child process on a tiny
+ * random model with tiny counts; the JSON object it prints has the documented
+ * fields, the requested work was done, and every timing is positive.
+ */
+import { NodeServices } from "@effect/platform-node"
+import { Effect } from "effect"
+import { afterAll, describe, expect, it } from "vitest"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { makeRandomCheckpoint, presets, writeBarkModelDir } from "../../src/bark/randomCheckpoint.ts"
+import { makeTempDir, runCliProcess } from "../support/cli.ts"
+
+const dirs: Array<string> = []
+afterAll(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })))
+
+const tinyModel = async () => {
+  const dir = makeTempDir("bark-bench-")
+  dirs.push(dir)
+  const model = path.join(dir, "tiny")
+  await Effect.runPromise(
+    Effect.flatMap(makeRandomCheckpoint(presets.tiny), (c) => writeBarkModelDir(model, c)).pipe(Effect.provide(NodeServices.layer))
+  )
+  return model
+}
+
+describe("bark-pipeline bench (child process)", () => {
+  it("prints one JSON object with positive figures for the requested work", async () => {
+    const model = await tinyModel()
+    const r = await runCliProcess([
+      "bench", "--model", model, "--semantic-tokens", "6", "--coarse-tokens", "10", "--fine-passes", "2", "--codec-frames", "8",
+      "--threads", "1", "--json"
+    ])
+    expect(r.code, r.stderr).toBe(0)
+    const report = JSON.parse(r.stdout)
+    expect(report.model).toBe(model)
+    expect(report.model_source).toBe("given")
+    expect(report.execution_provider).toBe("cpu")
+    expect(report.threads).toBe(1)
+    expect(report.semantic.tokens).toBe(6)
+    expect(report.coarse.tokens).toBeGreaterThanOrEqual(10)
+    expect(report.fine.passes).toBe(2)
+    expect(report.codec.frames).toBe(8)
+    for (
+      const value of [
+        report.semantic.ms_per_token, report.coarse.ms_per_token, report.fine.seconds_per_pass, report.codec.seconds,
+        report.peak_rss_mb, report.rtf, report.load_seconds
+      ]
+    ) {
+      expect(value).toBeTypeOf("number")
+      expect(value).toBeGreaterThan(0)
+    }
+  })
+
+  it("exits 2 for counts out of range, saying which flag", async () => {
+    const r = await runCliProcess(["bench", "--model", "unused", "--semantic-tokens", "1000"])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain("--semantic-tokens 1000 is outside 1..768")
+  })
+})
