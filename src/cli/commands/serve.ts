@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { Console, Effect, Option } from "effect"
+import { Config, Console, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import * as Environment from "../../bark/stages/environment.ts"
 import * as ConsoleSink from "../../pipeline/sinks/console.ts"
@@ -35,7 +35,10 @@ export const command = Command.make(
       const recipe = yield* Pipelines.resolve(profile)
       const sinks: Array<TraceSink> = [ConsoleSink.make()]
       if (Option.isSome(trace)) sinks.push(yield* JsonlSink.make(trace.value))
+      // onnxruntime's run blocks its thread: the service generates on a worker thread unless told otherwise.
+      const engine = yield* Config.String("BARK_ENGINE").pipe(Config.withDefault("worker"))
       const config = {
+        BARK_ENGINE: engine,
         ...set,
         ...(Option.isSome(host) ? { BARK_HOST: host.value } : {}),
         ...(Option.isSome(port) ? { BARK_PORT: String(port.value) } : {})
