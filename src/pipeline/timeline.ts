@@ -137,7 +137,10 @@ export const fromTrace = (events: ReadonlyArray<TraceEvent>): Effect.Effect<Time
         rssBeforeMb: result.rssBeforeMb,
         rssAfterMb: result.rssAfterMb,
         warnings: result.warnings.map((w, i) => ({
-          atMs: times[i] === undefined ? (startMs ?? 0) + result.durationMs : offset(times[i]),
+          // Timestamps have millisecond resolution: keep a warning inside the stage that raised it.
+          atMs: times[i] === undefined
+            ? (startMs ?? 0) + result.durationMs
+            : Math.min(Math.max(offset(times[i]), startMs ?? 0), (startMs ?? 0) + result.durationMs),
           message: w.message,
           remediation: w.remediation
         })),
