@@ -10,6 +10,7 @@
  *
  * @since 0.1.0
  */
+import { writeAtomic } from "../files/writeAtomic.ts"
 import { Effect, FileSystem, Path, Schema } from "effect"
 import { decodeNpy, encodeNpy } from "../checkpoint/npy.ts"
 import { decode as decodeSafetensors } from "../checkpoint/safetensors.ts"
@@ -67,12 +68,7 @@ export const writeParityOutputs = Effect.fn("writeParityOutputs")(function*(case
   const notes: Array<string> = []
   const writeTensor = (name: string, tensor: Tensor) =>
     Effect.gen(function*() {
-      const target = path.join(outDir, `${name}.npy`)
-      const tmp = path.join(outDir, `.${name}.npy.${process.pid}.tmp`)
-      yield* fs.writeFile(tmp, encodeNpy(tensor)).pipe(
-        Effect.andThen(fs.rename(tmp, target)),
-        Effect.onError(() => fs.remove(tmp, { force: true }).pipe(Effect.ignore))
-      )
+      yield* writeAtomic(path.join(outDir, `${name}.npy`), encodeNpy(tensor))
       written.push(`${name}.npy`)
     })
   const write = (name: string, shape: ReadonlyArray<number>, values: Float32Array) => writeTensor(name, fromFloat32(shape, values))

@@ -14,6 +14,7 @@
  *
  * @since 0.1.0
  */
+import { writeAtomic } from "../files/writeAtomic.ts"
 import { Effect, FileSystem, Path, Schema } from "effect"
 import { encodeNpy } from "../checkpoint/npy.ts"
 import { encode as encodeSafetensors } from "../checkpoint/safetensors.ts"
@@ -623,11 +624,7 @@ export const writeBarkModelDir = Effect.fn("writeBarkModelDir")(function*(
     Effect.gen(function*() {
       const target = path.join(dir, relative)
       yield* fs.makeDirectory(path.dirname(target), { recursive: true })
-      const tmp = `${target}.${process.pid}.tmp`
-      yield* fs.writeFile(tmp, data).pipe(
-        Effect.andThen(fs.rename(tmp, target)),
-        Effect.onError(() => fs.remove(tmp, { force: true }).pipe(Effect.ignore))
-      )
+      yield* writeAtomic(target, data)
     })
 
   yield* write("config.json", json(checkpoint.config))

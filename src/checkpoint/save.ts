@@ -6,7 +6,8 @@
  *
  * @since 0.1.0
  */
-import { Effect, FileSystem, Path } from "effect"
+import { writeAtomic } from "../files/writeAtomic.ts"
+import { Effect } from "effect"
 import { CheckpointError } from "./CheckpointError.ts"
 import { encode } from "./safetensors.ts"
 import type { Weights } from "./Tensor.ts"
@@ -16,12 +17,7 @@ export const saveSafetensors = Effect.fn("saveSafetensors")(function*(
   weights: Weights,
   metadata?: Readonly<Record<string, string>>
 ) {
-  const fs = yield* FileSystem.FileSystem
-  const paths = yield* Path.Path
-  const temporary = paths.join(paths.dirname(path), `.${paths.basename(path)}.${process.pid}.${Date.now()}.tmp`)
-  yield* fs.writeFile(temporary, encode(weights, metadata)).pipe(
-    Effect.andThen(fs.rename(temporary, path)),
-    Effect.onError(() => fs.remove(temporary, { force: true }).pipe(Effect.ignore)),
+  yield* writeAtomic(path, encode(weights, metadata)).pipe(
     Effect.mapError((error) =>
       new CheckpointError({
         file: path,

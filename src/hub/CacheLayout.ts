@@ -11,6 +11,7 @@
  *
  * @since 0.1.0
  */
+import { writeAtomic } from "../files/writeAtomic.ts"
 import { Effect, FileSystem, Option, Path, type PlatformError } from "effect"
 import { HubError } from "./HubError.ts"
 import { isCommitHash } from "./RepoId.ts"
@@ -66,10 +67,8 @@ export const writeRef = Effect.fn("writeRef")(function*(cache: RepoCache, revisi
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
   const target = cache.ref(revision)
-  const tmp = `${target}.${process.pid}.tmp`
   yield* fs.makeDirectory(path.dirname(target), { recursive: true }).pipe(
-    Effect.andThen(fs.writeFileString(tmp, commit)),
-    Effect.andThen(fs.rename(tmp, target)),
+    Effect.andThen(writeAtomic(target, commit)),
     Effect.mapError(cacheFailure("record the ref", target))
   )
 })

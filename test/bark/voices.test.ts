@@ -1,5 +1,5 @@
 import { NodeServices } from "@effect/platform-node"
-import { assert, describe, layer } from "@effect/vitest"
+import { assert, layer } from "@effect/vitest"
 import { Effect, FileSystem } from "effect"
 import { fileURLToPath } from "node:url"
 import { encodeNpy } from "../../src/checkpoint/npy.ts"

@@ -9,7 +9,8 @@
  *
  * @since 0.1.0
  */
-import { Config, Context, Effect, FileSystem, Path } from "effect"
+import { writeAtomic } from "../../files/writeAtomic.ts"
+import { Config, Context, Effect, Path } from "effect"
 import * as Stage from "../../pipeline/Stage.ts"
 import { StageFatal } from "../../pipeline/StageFatal.ts"
 import * as StageReporter from "../../pipeline/StageReporter.ts"
@@ -50,7 +51,6 @@ export const stage = Stage.make({
   provides: DemoOutput,
   needs: [BarkEngine],
   build: Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
     const engine = yield* BarkEngine
     const reporter = yield* StageReporter.StageReporter
@@ -67,10 +67,7 @@ export const stage = Stage.make({
     const elapsed = (performance.now() - start) / 1000
     const seconds = synthesis.audio.length / synthesis.sampleRate
 
-    const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`)
-    yield* fs.writeFile(tmp, encodeWav(synthesis.audio, synthesis.sampleRate)).pipe(
-      Effect.andThen(fs.rename(tmp, file)),
-      Effect.onError(() => fs.remove(tmp, { force: true }).pipe(Effect.ignore)),
+    yield* writeAtomic(file, encodeWav(synthesis.audio, synthesis.sampleRate)).pipe(
       Effect.mapError((e) =>
         new StageFatal({
           message: `cannot write the demo audio to ${file}: ${e.message}`,

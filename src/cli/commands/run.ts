@@ -11,7 +11,7 @@ import * as ConsoleSink from "../../pipeline/sinks/console.ts"
 import * as JsonlSink from "../../pipeline/sinks/jsonl.ts"
 import type { TraceSink } from "../../pipeline/TraceSink.ts"
 import * as Environment from "../../bark/stages/environment.ts"
-import { fromPipelineFailure, usage } from "../CliExit.ts"
+import { fromPipelineFailure } from "../CliExit.ts"
 import * as Pipelines from "../pipelines.ts"
 
 export const pipelineArgument = Argument.String("pipeline").pipe(

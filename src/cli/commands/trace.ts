@@ -6,7 +6,8 @@
  *
  * @since 0.1.0
  */
-import { Console, Effect, FileSystem, Option } from "effect"
+import { writeAtomic } from "../../files/writeAtomic.ts"
+import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import * as JsonlSink from "../../pipeline/sinks/jsonl.ts"
 import * as Timeline from "../../pipeline/timeline.ts"
@@ -20,12 +21,7 @@ export const defaultOutput = (trace: string): string =>
 export const renderFile = Effect.fn("renderFile")(function*(trace: string, out: string) {
   const events = yield* JsonlSink.read(trace)
   const timeline = yield* Timeline.fromTrace(events)
-  const fs = yield* FileSystem.FileSystem
-  const temporary = `${out}.${process.pid}.tmp`
-  yield* fs.writeFileString(temporary, Timeline.toSvg(timeline)).pipe(
-    Effect.andThen(fs.rename(temporary, out)),
-    Effect.onError(() => fs.remove(temporary, { force: true }).pipe(Effect.ignore))
-  )
+  yield* writeAtomic(out, Timeline.toSvg(timeline))
   return timeline
 })
 
