@@ -20,15 +20,21 @@ export const withLeadingSilence = (audio: Float32Array, sampleRate: number, seco
   return out
 }
 
+/** The chunks' audio, one after the other. */
+export const joinAudio = (chunks: ReadonlyArray<{ readonly audio: Float32Array }>): Float32Array => {
+  const audio = new Float32Array(chunks.reduce((n, c) => n + c.audio.length, 0))
+  let at = 0
+  for (const c of chunks) {
+    audio.set(c.audio, at)
+    at += c.audio.length
+  }
+  return audio
+}
+
 /** Runs a chunk stream to the end and joins it into one synthesis. */
 export const collectSynthesis = <E>(chunks: Stream.Stream<AudioChunk, E>, sampleRate: number): Effect.Effect<Synthesis, E> =>
   Effect.map(Stream.runCollect(chunks), (all) => {
-    const audio = new Float32Array(all.reduce((n, c) => n + c.audio.length, 0))
-    let at = 0
-    for (const c of all) {
-      audio.set(c.audio, at)
-      at += c.audio.length
-    }
+    const audio = joinAudio(all)
     const seed = all[0]?.seed
     return {
       audio,

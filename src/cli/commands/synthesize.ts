@@ -12,7 +12,7 @@
  */
 import { Console, Context, Effect, FileSystem, Option, Path, Stream } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { collectSynthesis } from "../../bark/engine/assemble.ts"
+import { collectSynthesis, joinAudio } from "../../bark/engine/assemble.ts"
 import { type AudioChunk, BarkEngine, type SynthesisError, type SynthesisOptions } from "../../bark/engine/BarkEngine.ts"
 import * as Environment from "../../bark/stages/environment.ts"
 import { encodeWav, type WavFormat } from "../../bark/wav.ts"
@@ -103,7 +103,7 @@ export const stage = (request: SynthesizeRequest) =>
         Effect.gen(function*() {
           received.push(chunk)
           if (!request.stream) return
-          yield* output.write(encodeWav(join(received), engine.sampleRate, request.format))
+          yield* output.write(encodeWav(joinAudio(received), engine.sampleRate, request.format))
           yield* Console.log(`chunk ${chunk.index + 1} (${formatSeconds(chunk.audio.length, chunk.sampleRate)}): ${chunk.text}`)
         })
       const synthesis = yield* collectSynthesis(
@@ -123,16 +123,6 @@ export const stage = (request: SynthesizeRequest) =>
       return { file: output.file, seconds, chunks: synthesis.chunks.length, seed: synthesis.seed }
     }).pipe(Effect.scoped)
   })
-
-const join = (chunks: ReadonlyArray<AudioChunk>) => {
-  const out = new Float32Array(chunks.reduce((n, c) => n + c.audio.length, 0))
-  let at = 0
-  for (const c of chunks) {
-    out.set(c.audio, at)
-    at += c.audio.length
-  }
-  return out
-}
 
 export const command = Command.make(
   "synthesize",
