@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, ConfigProvider, Context, Effect, Exit, Fiber, Schedule } from "effect"
+import { Cause, ConfigProvider, Context, Effect, Exit, Fiber, Option, Schedule, Tracer } from "effect"
 import * as Pipeline from "../../src/pipeline/Pipeline.ts"
 import * as Runner from "../../src/pipeline/Runner.ts"
 import * as Stage from "../../src/pipeline/Stage.ts"
@@ -183,5 +183,27 @@ describe("Runner", () => {
       const exit = yield* Fiber.await(fiber)
       assert.isTrue(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause))
       assert.isTrue(released)
+    }))
+
+  it.effect("every stage runs in its own span inside the pipeline's span, for OpenTelemetry export", () =>
+    Effect.gen(function*() {
+      const spans: Array<Tracer.NativeSpan> = []
+      const tracer = Tracer.make({
+        span: (options) => {
+          const span = new Tracer.NativeSpan(options)
+          spans.push(span)
+          return span
+        }
+      })
+      const s = makeStages()
+      yield* Runner.run(recipe(s)).pipe(Effect.provideService(Tracer.Tracer, tracer))
+      const pipelineSpan = spans.find((x) => x.name === "pipeline test")!
+      const stageSpans = spans.filter((x) => x.name.startsWith("stage "))
+      assert.deepStrictEqual(stageSpans.map((x) => x.name), ["stage alpha", "stage beta", "stage gamma"])
+      for (const span of stageSpans) {
+        assert.strictEqual(Option.getOrUndefined(span.parent)?.spanId, pipelineSpan.spanId)
+        assert.strictEqual(span.attributes.get("stage.outcome"), "succeeded")
+        assert.strictEqual(span.status._tag, "Ended")
+      }
     }))
 })
