@@ -19,11 +19,19 @@ import { ModelFiles } from "../services.ts"
 import * as Settings from "../settings.ts"
 import { CacheDirs } from "./cacheDirs.ts"
 
-/** BARK_VOICES: comma-separated voice presets whose prompts are fetched. Default `v2/en_speaker_6`. */
+/**
+ * BARK_VOICES: comma-separated voice presets whose prompts are fetched, or
+ * `all` for every preset the repository has. Default `v2/en_speaker_6`.
+ */
 export const voices = Config.String("BARK_VOICES").pipe(
   Config.withDefault("v2/en_speaker_6"),
   Config.map((raw) => raw.split(",").map((v) => v.trim()).filter((v) => v.length > 0))
 )
+
+const semanticPrompt = /^speaker_embeddings\/(.+)_semantic_prompt\.npy$/
+
+/** The voice presets among a repo's files: each one's semantic prompt names it. */
+const presetsIn = (files: ReadonlyArray<string>) => files.flatMap((f) => semanticPrompt.exec(f)?.slice(1, 2) ?? [])
 
 const weightFiles = ["model.safetensors", "pytorch_model.bin"] as const
 
@@ -82,7 +90,8 @@ export const stage = Stage.make({
       revision,
       cacheRoot: dirs.root,
       force,
-      select: (siblings) => barkFiles(siblings, wanted),
+      select: (siblings) =>
+        barkFiles(siblings, wanted.includes("all") ? presetsIn(siblings.map((s) => s.rfilename)) : wanted),
       onProgress: (e) =>
         reporter.progress({
           unit: "bytes",
@@ -100,7 +109,7 @@ export const stage = Stage.make({
       repo,
       revision,
       commit: snapshot.commit,
-      voices: wanted,
+      voices: presetsIn(snapshot.files.map((f) => f.path)),
       files: snapshot.files.map((f) => f.path),
       bytes,
       cacheHits: snapshot.files.filter((f) => f.cached).length,

@@ -114,6 +114,19 @@ layer(NodeServices.layer, { excludeTestServices: true })("fetch-weights and safe
       assert.isAbove(hub.fileRequests("model.safetensors").length, 0)
     }))
 
+  it.effect("BARK_VOICES=all fetches every voice preset the repo lists; a list fetches only those", () =>
+    Effect.gen(function*() {
+      const { repo, config } = yield* setup("safetensors")
+      const listed = Object.keys(repo.files).filter((f) => f.startsWith("speaker_embeddings/")).sort()
+      const all = yield* run({ ...config, BARK_VOICES: "all" })
+      const fetched = Context.get(all.context, ModelFiles).files.filter((f) => f.startsWith("speaker_embeddings/"))
+      assert.deepStrictEqual([...fetched].sort(), listed)
+      assert.sameMembers(byStage(all.report, "fetch-weights").metadata["voices"] as Array<string>, ["v2/en_speaker_0", VOICE])
+
+      const one = yield* run({ ...config, BARK_VOICES: ` ${VOICE} ,` })
+      assert.deepStrictEqual(byStage(one.report, "fetch-weights").metadata["voices"], [VOICE])
+    }))
+
   it.effect("a local model directory skips the hub; an incomplete one is fatal with what is missing", () =>
     Effect.gen(function*() {
       const { hub, repo, cache } = yield* setup("safetensors")
