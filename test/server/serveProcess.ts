@@ -1,14 +1,4 @@
-/**
- * `bark-pipeline serve` as its own process, run exactly as src/cli/main.ts
- * runs a command (same runtime, exit-code teardown), for the shutdown test.
- */
-import { NodeRuntime, NodeServices } from "@effect/platform-node"
-import { Effect } from "effect"
-import { Command } from "effect/cli"
-import { teardown } from "../../src/cli/CliExit.ts"
-import * as Serve from "../../src/cli/commands/serve.ts"
+/** `bark-pipeline serve <args>` as its own process, through the CLI's main, for the shutdown test. */
+import { main } from "../../src/cli/main.ts"
 
-Command.runWith(Serve.command, { version: "test" })(process.argv.slice(2)).pipe(
-  Effect.provide(NodeServices.layer),
-  (program) => NodeRuntime.runMain(program, { teardown, disableErrorReporting: true })
-)
+main(["serve", ...process.argv.slice(2)])

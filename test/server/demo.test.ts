@@ -1,0 +1,174 @@
+/**
+ * The demo profile served for real: `bark-pipeline serve --profile demo` as a
+ * child process (worker-thread engine, random-weight Bark made in a temp
+ * cache, OS-chosen port), shared by the tests in order — readiness, each
+ * synthesis route, health during a generation, cancellation, then SIGTERM.
+ */
+import { Effect } from "effect"
+import { type ChildProcess, spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { decodeWav } from "../../src/bark/wav.ts"
+import { ExitCode } from "../../src/cli/CliExit.ts"
+import { makeTempDir, repoRoot } from "../support/cli.ts"
+import { json, metrics, postJson } from "./support.ts"
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Polls `check` every 50 ms until it returns a value, failing after `seconds`. */
+const until = async <A>(what: string, seconds: number, check: () => Promise<A | undefined> | A | undefined): Promise<A> => {
+  const deadline = Date.now() + seconds * 1000
+  while (Date.now() < deadline) {
+    const value = await check()
+    if (value !== undefined) return value
+    await sleep(50)
+  }
+  throw new Error(`timed out after ${seconds} s waiting for ${what}`)
+}
+
+/**
+ * The URL from the `listen` stage's trace event. The server listens before
+ * the models load but prints its URL only once ready, so the test reads it
+ * from the trace, which is written line by line as the run goes.
+ */
+const listenUrl = (dir: string): string | undefined => {
+  for (const file of fs.readdirSync(dir).filter((f) => f.startsWith("trace.jsonl"))) {
+    for (const line of fs.readFileSync(path.join(dir, file), "utf8").split("\n")) {
+      if (!line.includes("\"stage-finished\"")) continue
+      const event = JSON.parse(line)
+      if (event.result?.stage === "listen" && typeof event.result.metadata?.url === "string") return event.result.metadata.url
+    }
+  }
+  return undefined
+}
+
+const inFlight = async (url: string): Promise<number> => (await json(await fetch(`${url}/health`))).queue.inFlight
+
+const TEXT = "Hello from the demo model."
+
+let dir: string
+let child: ChildProcess
+let stderr = ""
+let exited: Promise<number | null>
+let url: string
+let firstReadiness: number
+
+beforeAll(async () => {
+  dir = makeTempDir("bark-serve-demo-")
+  child = spawn(process.execPath, [path.join(repoRoot, "src/cli/main.ts"), "serve", "--profile", "demo", "--trace", "trace.jsonl"], {
+    cwd: dir,
+    env: { ...process.env, BARK_PORT: "0", BARK_CACHE_DIR: path.join(dir, "cache"), BARK_ENGINE: "worker" },
+    stdio: ["ignore", "ignore", "pipe"]
+  })
+  child.stderr!.on("data", (d) => (stderr += d))
+  exited = new Promise((resolve) => child.on("close", resolve))
+  url = await until("the listen stage", 60, () => {
+    if (child.exitCode !== null) throw new Error(`serve exited (${child.exitCode}) before listening:\n${stderr}`)
+    return listenUrl(dir)
+  })
+  firstReadiness = (await fetch(`${url}/health/ready`)).status
+})
+
+afterAll(async () => {
+  if (child.exitCode === null && child.signalCode === null) {
+    child.kill("SIGKILL")
+    await exited
+  }
+  fs.rmSync(dir, { recursive: true, force: true })
+})
+
+describe("bark-pipeline serve --profile demo (child process, worker engine)", () => {
+  it("listens first: readiness is 503 while the models load, then 200", async () => {
+    expect(firstReadiness).toBe(503)
+    expect((await fetch(`${url}/health/live`)).status).toBe(200)
+    const ready = await until("readiness", 110, async () => {
+      const response = await fetch(`${url}/health/ready`)
+      return response.status === 503 ? undefined : response
+    })
+    expect(ready.status).toBe(200)
+    const body = await json(ready)
+    const readyStage = body.report.results.find((r: { stage: string }) => r.stage === "ready")
+    expect(readyStage.metadata.engine).toBe("worker")
+  }, 120_000) // the demo's startup: seconds, longer on a busy machine
+
+  it("POST /synthesize answers a 24 kHz WAV", async () => {
+    const response = await postJson(`${url}/synthesize`, { text: TEXT, seed: 1 })
+    expect(response.status).toBe(200)
+    expect(response.headers.get("content-type")).toBe("audio/wav")
+    const wav = await Effect.runPromise(decodeWav(new Uint8Array(await response.arrayBuffer())))
+    expect(wav.sampleRate).toBe(24_000)
+    expect(wav.channels).toBe(1)
+    expect(wav.samples.length).toBeGreaterThan(0)
+  })
+
+  it("POST /v1/audio/speech answers raw 16-bit PCM", async () => {
+    const response = await postJson(`${url}/v1/audio/speech`, { model: "tts-1", input: TEXT, response_format: "pcm" })
+    expect(response.status).toBe(200)
+    expect(response.headers.get("content-type")).toBe("audio/pcm;rate=24000")
+    const bytes = (await response.arrayBuffer()).byteLength
+    expect(bytes).toBeGreaterThan(0)
+    expect(bytes % 2).toBe(0)
+  })
+
+  it("GET /v1/voices lists the demo model's voices; one of them synthesizes, an unknown one is a 400", async () => {
+    const body = await json(await fetch(`${url}/v1/voices`))
+    expect(body.sampleRate).toBe(24_000)
+    expect(body.voices.length).toBeGreaterThan(0)
+    const voice: string = body.voices[0]
+    expect((await postJson(`${url}/synthesize`, { text: TEXT, voice })).status).toBe(200)
+    const unknown = await postJson(`${url}/synthesize`, { text: TEXT, voice: "no_such_voice" })
+    expect(unknown.status).toBe(400)
+  })
+
+  it("answers GET /health while a generation runs", async ({ annotate }) => {
+    const generation = postJson(`${url}/synthesize`, { text: TEXT }).then((r) => r.arrayBuffer().then(() => r.status))
+    let done = false
+    void generation.finally(() => (done = true))
+    const latencies: Array<number> = []
+    let sawGeneration = false
+    while (!done) {
+      const t0 = performance.now()
+      const response = await fetch(`${url}/health`)
+      const body = await json(response)
+      latencies.push(performance.now() - t0)
+      expect(response.status).toBe(200)
+      if (body.queue.inFlight === 1) sawGeneration = true
+      await sleep(10)
+    }
+    expect(await generation).toBe(200)
+    expect(sawGeneration).toBe(true)
+    await annotate(`${latencies.length} /health probes during one generation, max ${Math.max(...latencies).toFixed(1)} ms`)
+  })
+
+  it("cancels the generation when the client disconnects", async () => {
+    const interrupted = `bark_generations_total{outcome="interrupted"}`
+    const completed = `bark_generations_total{outcome="completed"}`
+    const before = await metrics(url)
+    const abort = new AbortController()
+    const gone = postJson(`${url}/synthesize`, { text: TEXT }, { signal: abort.signal }).catch((e: Error) => e)
+    await until("the generation to start", 30, async () => (await inFlight(url)) === 1 ? true : undefined)
+    abort.abort()
+    expect(await gone).toBeInstanceOf(Error)
+    const after = await until("the generation to stop", 30, async () => {
+      const m = await metrics(url)
+      return m.get(interrupted) !== before.get(interrupted) && m.get("bark_requests_in_flight") === 0 ? m : undefined
+    })
+    expect(after.get(interrupted)).toBe(before.get(interrupted)! + 1)
+    expect(after.get(completed)).toBe(before.get(completed))
+    expect((await postJson(`${url}/synthesize`, { text: TEXT })).status).toBe(200)
+  })
+
+  it("on SIGTERM finishes the in-flight request and exits 0", async () => {
+    const pending = postJson(`${url}/synthesize`, { text: TEXT })
+    await until("the generation to start", 30, async () => (await inFlight(url)) === 1 ? true : undefined)
+    child.kill("SIGTERM")
+    const response = await pending
+    expect(response.status).toBe(200)
+    const wav = new Uint8Array(await response.arrayBuffer())
+    expect(new DataView(wav.buffer).getUint32(40, true)).toBe(wav.length - 44) // the whole file arrived
+    expect(await exited).toBe(ExitCode.ok)
+    expect(stderr).toContain("shutting down: draining in-flight requests")
+    await expect(fetch(`${url}/health/live`)).rejects.toThrow()
+  })
+})
