@@ -8,12 +8,8 @@
 import { Effect, Path } from "effect"
 import { loadCheckpoint } from "../../checkpoint/load.ts"
 import { InferenceBackend } from "../../onnx/InferenceBackend.ts"
-import { makeCodecDecoder } from "../codec/decoder.ts"
 import { loadBarkConfig } from "../config.ts"
-import { makeCausalGpt } from "../gpt/causalLM.ts"
-import { makeFineLM } from "../gpt/fineLM.ts"
-import { causalGptWeights, fineGptWeights } from "../gpt/weights.ts"
-import type { BarkModels } from "../models.ts"
+import { loadModels } from "../loadModels.ts"
 
 /** `weightsFile` is relative to `modelDir`; default model.safetensors. */
 export const openModelDir = Effect.fn("openModelDir")(function*(modelDir: string, weightsFile = "model.safetensors") {
@@ -21,15 +17,5 @@ export const openModelDir = Effect.fn("openModelDir")(function*(modelDir: string
   const backend = yield* InferenceBackend
   const config = yield* loadBarkConfig(path.join(modelDir, "config.json"))
   const { tensors } = yield* loadCheckpoint(path.join(modelDir, weightsFile))
-  const models: BarkModels = {
-    semantic: yield* makeCausalGpt("semantic", yield* causalGptWeights(tensors, "semantic", config.semantic_config), backend),
-    coarse: yield* makeCausalGpt(
-      "coarse",
-      yield* causalGptWeights(tensors, "coarse_acoustics", config.coarse_acoustics_config),
-      backend
-    ),
-    fine: yield* makeFineLM(yield* fineGptWeights(tensors, config.fine_acoustics_config), backend),
-    codec: yield* makeCodecDecoder(tensors, config.codec_config, backend)
-  }
-  return models
+  return yield* loadModels({ config, tensors }, backend)
 })
