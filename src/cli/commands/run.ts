@@ -47,8 +47,15 @@ export const command = Command.make(
     pipeline: pipelineArgument,
     trace: Flag.String("trace").pipe(Flag.withDescription("write the trace as JSON Lines to this file"), Flag.optional),
     json: Flag.Boolean("json").pipe(Flag.withDescription("print the report as JSON on stdout"), Flag.withDefault(false)),
+    out: Flag.String("out").pipe(
+      Flag.withDescription("the audio file of recipes that write one, e.g. the demo (same as --set BARK_DEMO_OUT=FILE)"),
+      Flag.optional
+    ),
     set: setFlag
   },
-  ({ pipeline, trace, json, set }) => Effect.scoped(runPipeline(pipeline, { trace, json, set }))
+  ({ pipeline, trace, json, out, set }) =>
+    Effect.scoped(
+      runPipeline(pipeline, { trace, json, set: Option.isSome(out) ? { BARK_DEMO_OUT: out.value, ...set } : set })
+    )
 ).pipe(Command.withDescription("run a pipeline and report every stage"))
 

@@ -76,5 +76,11 @@ describe("the demo recipe (bark-pipeline run demo, child process)", () => {
       assert.isAtMost(wav.samples.length / wav.sampleRate, 4, "the engine's cap bounds random-weight generation")
       assert.isTrue(wav.samples.some((x) => x !== 0))
       assert.sameMembers(fs.readdirSync(cwd), ["demo.wav", "demo-trace.jsonl"], "no temporary file left behind")
+
+      const again = yield* Effect.promise(() =>
+        runCliProcess(["run", "demo", "--out", "other.wav", "--set", `BARK_CACHE_DIR=${cache}`], { cwd })
+      )
+      assert.strictEqual(again.code, 0, again.stderr)
+      assert.deepStrictEqual(fs.readFileSync(path.join(cwd, "other.wav")), fs.readFileSync(path.join(cwd, "demo.wav")), "--out moves the same (seeded) audio")
     }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)), 120_000)
 })
