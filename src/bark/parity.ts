@@ -14,7 +14,7 @@ import { writeAtomic } from "../files/writeAtomic.ts"
 import { Effect, FileSystem, Path, Schema } from "effect"
 import { decodeNpy, encodeNpy } from "../checkpoint/npy.ts"
 import { decode as decodeSafetensors } from "../checkpoint/safetensors.ts"
-import { fromFloat32, fromInt64, numel, type Tensor, toFloat32, toInt32, toNumbers } from "../checkpoint/Tensor.ts"
+import { concatFloat32, fromFloat32, fromInt64, numel, type Tensor, toFloat32, toInt32, toNumbers } from "../checkpoint/Tensor.ts"
 import { InferenceBackend } from "../onnx/InferenceBackend.ts"
 import { makeCodecDecoder } from "./codec/decoder.ts"
 import { loadBarkConfig } from "./config.ts"
@@ -100,7 +100,7 @@ export const writeParityOutputs = Effect.fn("writeParityOutputs")(function*(case
     const last = yield* makeCausalGpt(model, w, backend)
     const every = yield* makeCausalGpt(model, w, backend, { logitsFor: "all" })
     const vocab = last.outputVocabSize
-    const writeRows = (name: string, rows: ReadonlyArray<Float32Array>) => write(name, [1, rows.length, vocab], concat(rows))
+    const writeRows = (name: string, rows: ReadonlyArray<Float32Array>) => write(name, [1, rows.length, vocab], concatFloat32(rows))
 
     const input = yield* ids(`${model}_input_ids.npy`)
     yield* write(`${model}_logits`, [1, input.length, vocab], yield* allLogits(every, input, false))
@@ -271,16 +271,6 @@ export const caseHistoryPrompt = Effect.fn("caseHistoryPrompt")(function*(caseDi
 
 const int64 = (shape: ReadonlyArray<number>, values: Int32Array) => fromInt64(shape, BigInt64Array.from(values, BigInt))
 const codesTensor = (codes: Codes) => int64([codes.rows, codes.frames], codes.data)
-
-const concat = (rows: ReadonlyArray<Float32Array>): Float32Array => {
-  const out = new Float32Array(rows.reduce((n, r) => n + r.length, 0))
-  let at = 0
-  for (const r of rows) {
-    out.set(r, at)
-    at += r.length
-  }
-  return out
-}
 
 // ------------------------------------------------------------------ compare
 

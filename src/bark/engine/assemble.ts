@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import { Effect, Stream } from "effect"
+import { concatFloat32 } from "../../checkpoint/Tensor.ts"
 import type { AudioChunk, Synthesis } from "./BarkEngine.ts"
 
 /** The pause between two chunks of long-form text, in seconds. */
@@ -21,15 +22,8 @@ export const withLeadingSilence = (audio: Float32Array, sampleRate: number, seco
 }
 
 /** The chunks' audio, one after the other. */
-export const joinAudio = (chunks: ReadonlyArray<{ readonly audio: Float32Array }>): Float32Array => {
-  const audio = new Float32Array(chunks.reduce((n, c) => n + c.audio.length, 0))
-  let at = 0
-  for (const c of chunks) {
-    audio.set(c.audio, at)
-    at += c.audio.length
-  }
-  return audio
-}
+export const joinAudio = (chunks: ReadonlyArray<{ readonly audio: Float32Array }>): Float32Array =>
+  concatFloat32(chunks.map((c) => c.audio))
 
 /** Runs a chunk stream to the end and joins it into one synthesis. */
 export const collectSynthesis = <E>(chunks: Stream.Stream<AudioChunk, E>, sampleRate: number): Effect.Effect<Synthesis, E> =>

@@ -21,6 +21,7 @@
  *
  * @since 0.1.0
  */
+import { concatFloat32 } from "../../checkpoint/Tensor.ts"
 import { type BuiltModel, type Dim, GraphBuilder, type Value } from "../../onnx/graph.ts"
 import type { Block, CausalGptWeights, FineGptWeights, Linear, Norm, Param } from "./weights.ts"
 
@@ -135,7 +136,7 @@ export const fineGptGraph = (w: FineGptWeights): BuiltModel => {
   const predIdx = g.input(names.predIdx, "int64", [])
 
   // All codebook tables stacked into one: codebook i's code c is row i·vocabIn + c.
-  const tables = g.initializer("input_embeds_layers", stack(w.tokenEmbeddings), [nCodes * vocabIn, h])
+  const tables = g.initializer("input_embeds_layers", concatFloat32(w.tokenEmbeddings.map((p) => p.data)), [nCodes * vocabIn, h])
   const offsets = g.ints(Array.from({ length: nCodes }, (_, i) => i * vocabIn))
   const perCodebook = g.gather(tables, g.add(codes, offsets)) // [T, nCodes, H]
   // Codebooks 0..pred_idx inclusive take part in the sum.
@@ -163,7 +164,7 @@ export const fineGptGraph = (w: FineGptWeights): BuiltModel => {
     })
   })
 
-  const heads = g.initializer("lm_heads", stack(w.lmHeads), [w.lmHeads.length, vocabOut, h])
+  const heads = g.initializer("lm_heads", concatFloat32(w.lmHeads.map((p) => p.data)), [w.lmHeads.length, vocabOut, h])
   const head = g.gather(heads, g.sub(predIdx, g.ints([w.nCodesGiven], [])))
   g.output(g.linear(norm(g, "layernorm_final", x, w.lnFinal), head), names.logits)
   return g.build({ externalDataPath: "weights.bin" })
@@ -179,16 +180,6 @@ const transpose = (data: Float32Array, rows: number, cols: number): Float32Array
         for (let c = c0; c < Math.min(c0 + tile, cols); c++) out[c * rows + r] = data[r * cols + c]!
       }
     }
-  }
-  return out
-}
-
-const stack = (params: ReadonlyArray<Param>): Float32Array => {
-  const out = new Float32Array(params.reduce((n, p) => n + p.data.length, 0))
-  let at = 0
-  for (const p of params) {
-    out.set(p.data, at)
-    at += p.data.length
   }
   return out
 }
