@@ -13,6 +13,11 @@
  * optimised copy) without changing the handle, so objects holding the handle
  * (and their key/value caches) keep working.
  *
+ * `releaseAll` closes every open session while keeping the handles: a later
+ * run reopens its model's session from its spec, as offload mode does. It is
+ * for owners that hand generation elsewhere (a worker thread with its own
+ * sessions) and want the memory back.
+ *
  * @since 0.1.0
  */
 import { Effect, Exit, Scope, Semaphore } from "effect"
@@ -47,6 +52,8 @@ export interface SessionPool {
    * resident mode) and the error is returned.
    */
   readonly replace: (model: string, spec: SessionSpec) => Effect.Effect<void, InferenceError>
+  /** Closes every open session, waiting for runs in progress, and returns how many it closed; a later run reopens its model's. */
+  readonly releaseAll: Effect.Effect<number>
   /** Changes how `model`'s next session is created, without touching the open one. */
   readonly respec: (model: string, spec: SessionSpec) => Effect.Effect<void>
   readonly stats: Effect.Effect<PoolStats>
@@ -126,21 +133,25 @@ export const make = Effect.fn("SessionPool.make")(function*(backend: typeof Infe
     run: (feeds, fetches) => runs.withPermit(Effect.flatMap(ensureOpen(model), (session) => session.run(feeds, fetches)))
   })
 
+  /** Runs `effect` with no model call in progress and no session opening. */
+  const exclusive = <A, E>(effect: Effect.Effect<A, E>) =>
+    runs.withPermits(options.mode === "offload" ? 1 : RESIDENT_PERMITS)(transitions.withPermit(effect))
+
   const register = (source: ModelSource, sessionOptions: SessionOptions) =>
     Effect.acquireRelease(
-      runs.withPermits(options.mode === "offload" ? 1 : RESIDENT_PERMITS)(transitions.withPermit(Effect.gen(function*() {
+      exclusive(Effect.gen(function*() {
         let model = sessionOptions.model
         for (let n = 2; slots.has(model); n++) model = `${sessionOptions.model}#${n}`
         const slot: Slot = { spec: { source, options: { ...options.sessionOptions, ...sessionOptions } }, open: undefined }
         slots.set(model, slot)
         const session = yield* open(model, slot).pipe(Effect.onError(() => Effect.sync(() => slots.delete(model))))
         return { model, slot, session }
-      }))),
+      })),
       ({ model, slot }) => Effect.andThen(close(slot), Effect.sync(() => slots.delete(model)))
     ).pipe(Effect.map(({ model, session }) => handle(model, session)))
 
   const replace = (model: string, spec: SessionSpec) =>
-    runs.withPermits(options.mode === "offload" ? 1 : RESIDENT_PERMITS)(transitions.withPermit(Effect.gen(function*() {
+    exclusive(Effect.gen(function*() {
       const slot = yield* slotOf(model)
       const previous = slot.spec
       const wasOpen = slot.open !== undefined
@@ -152,7 +163,7 @@ export const make = Effect.fn("SessionPool.make")(function*(backend: typeof Infe
           if (wasOpen && options.mode === "resident") yield* Effect.ignore(open(model, slot))
         })
       ))
-    })))
+    }))
 
   const pool: SessionPool = {
     mode: options.mode,
@@ -160,6 +171,10 @@ export const make = Effect.fn("SessionPool.make")(function*(backend: typeof Infe
     models: () => [...slots.keys()],
     spec: (model) => slots.get(model)?.spec,
     replace,
+    releaseAll: exclusive(Effect.suspend(() => {
+      const before = released
+      return Effect.map(Effect.forEach(slots.values(), close, { discard: true }), () => released - before)
+    })),
     respec: (model, spec) =>
       transitions.withPermit(Effect.sync(() => {
         const slot = slots.get(model)

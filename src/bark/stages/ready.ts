@@ -6,7 +6,8 @@
  *
  * `BARK_ENGINE=worker` runs generation on a worker thread instead, which
  * loads its own sessions from the model files, so that the main thread (an
- * HTTP server) keeps answering while a model runs.
+ * HTTP server) keeps answering while a model runs. Once the worker is up the
+ * main thread's sessions are released, so the models are not held twice.
  *
  * @since 0.1.0
  */
@@ -17,6 +18,7 @@ import * as StageReporter from "../../pipeline/StageReporter.ts"
 import { BarkEngine } from "../engine/BarkEngine.ts"
 import { type EngineOptions, makeBarkEngine } from "../engine/inProcess.ts"
 import { makeWorkerEngine } from "../engine/workerEngine.ts"
+import { sessionsOf } from "../loadModels.ts"
 import { CompiledModels, ModelFiles } from "../services.ts"
 
 /** BARK_ENGINE: `in-process` (default) or `worker` (generation on a worker thread). */
@@ -26,13 +28,24 @@ export const engineKind = Config.Literals(["in-process", "worker"], "BARK_ENGINE
 
 const intraOpThreads = Config.option(Config.Int("BARK_INTRA_OP_THREADS"))
 
+/**
+ * Closes the sessions of the main thread's models, which the worker engine
+ * does not use; returns how many were open. Models not made by `loadModels`
+ * have none.
+ */
+const releaseMainThreadSessions = Effect.gen(function*() {
+  const { models } = yield* CompiledModels
+  const pool = sessionsOf(models)
+  return pool === undefined ? 0 : yield* pool.releaseAll
+})
+
 const buildEngine = (options: EngineOptions) =>
   Effect.gen(function*() {
     const files = yield* ModelFiles
     const kind = yield* engineKind
     if (kind === "in-process") {
       const { models } = yield* CompiledModels
-      return { kind, engine: yield* makeBarkEngine(models, files.dir, options) }
+      return { kind, engine: yield* makeBarkEngine(models, files.dir, options), metadata: {} }
     }
     const backend = yield* InferenceBackend
     const threads = yield* intraOpThreads
@@ -43,7 +56,7 @@ const buildEngine = (options: EngineOptions) =>
       ...(Option.isSome(threads) ? { intraOpNumThreads: threads.value } : {}),
       engine: options
     })
-    return { kind, engine }
+    return { kind, engine, metadata: { releasedSessions: yield* releaseMainThreadSessions } }
   })
 
 /** The stage with engine options of the recipe's own (e.g. a longer pause between chunks). */
@@ -54,8 +67,8 @@ export const make = (options: EngineOptions = {}) =>
     provides: BarkEngine,
     needs: [CompiledModels, ModelFiles, InferenceBackend],
     build: Effect.gen(function*() {
-      const { kind, engine } = yield* buildEngine(options)
-      yield* StageReporter.annotate({ engine: kind, voices: engine.voices.length, sampleRate: engine.sampleRate })
+      const { kind, engine, metadata } = yield* buildEngine(options)
+      yield* StageReporter.annotate({ engine: kind, voices: engine.voices.length, sampleRate: engine.sampleRate, ...metadata })
       if (engine.voices.length === 0) {
         yield* StageReporter.warn(
           "the model directory lists no voices: synthesis without a voice uses no history prompt",

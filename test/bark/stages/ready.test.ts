@@ -1,13 +1,16 @@
 /**
  * The `ready` stage in a recipe on a tiny model: it provides a working
  * BarkEngine and records voices and sample rate; BARK_ENGINE=worker gives
- * the worker engine with the same audio; a model without voices warns; a
- * recipe without the models it needs does not run.
+ * the worker engine with the same audio and releases the main thread's
+ * sessions, which in-process keeps; a model without voices warns; a recipe
+ * without the models it needs does not run.
  */
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, FileSystem } from "effect"
 import { BarkEngine } from "../../../src/bark/engine/BarkEngine.ts"
+import { sessionsOf } from "../../../src/bark/loadModels.ts"
+import { CompiledModels } from "../../../src/bark/services.ts"
 import * as Ready from "../../../src/bark/stages/ready.ts"
 import * as Pipeline from "../../../src/pipeline/Pipeline.ts"
 import * as Runner from "../../../src/pipeline/Runner.ts"
@@ -18,7 +21,8 @@ const run = (dir: string, config: Record<string, string> = {}) =>
   Effect.gen(function*() {
     const { report, context } = yield* Runner.run(localRecipe, { config: { BARK_MODEL: dir, ...config } })
     const ready = report.results.find((r) => r.stage === "ready")!
-    return { ready, engine: Context.get(context, BarkEngine) }
+    const { models } = Context.get(context, CompiledModels)
+    return { ready, engine: Context.get(context, BarkEngine), sessions: sessionsOf(models)! }
   })
 
 describe("ready stage", () => {
@@ -30,11 +34,15 @@ describe("ready stage", () => {
       assert.deepStrictEqual(local.ready.metadata, { engine: "in-process", voices: 2, sampleRate: 24_000 })
       const expected = yield* local.engine.synthesize("Hello there.", { sampler: "argmax", voice: "v2/en_speaker_0" })
       assert.isAbove(expected.audio.length, 0)
+      assert.strictEqual((yield* local.sessions.stats).open.length, 4)
 
       const worker = yield* run(dir, { BARK_ENGINE: "worker" })
       assert.strictEqual(worker.ready.metadata["engine"], "worker")
+      assert.strictEqual(worker.ready.metadata["releasedSessions"], 4)
+      assert.deepStrictEqual((yield* worker.sessions.stats).open, [])
       const actual = yield* worker.engine.synthesize("Hello there.", { sampler: "argmax", voice: "v2/en_speaker_0" })
       assert.deepStrictEqual(actual.audio, expected.audio)
+      assert.deepStrictEqual((yield* worker.sessions.stats).open, [])
     }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)), 60_000)
 
   it.live("warns when the model directory lists no voices", () =>
