@@ -27,7 +27,7 @@ import type { BuiltModel } from "../onnx/graph.ts"
  * src/onnx/graph.ts). Bump it whenever a change alters the graphs they emit:
  * every cached graph is then rebuilt.
  */
-export const GRAPH_BUILDER_VERSION = "1"
+export const GRAPH_BUILDER_VERSION = "2"
 
 /** What a cached graph depends on. */
 export interface GraphKeyInputs {

@@ -138,7 +138,20 @@ describe("causal GPT graph", () => {
     ["F32, no bias", {}],
     ["bias on", { bias: true, seed: 2 }],
     ["F16 storage", { dtype: "F16", seed: 3 }],
-    ["legacy config", { configForm: "legacy", seed: 4 }]
+    ["legacy config", { configForm: "legacy", seed: 4 }],
+    // Head sizes GroupQueryAttention cannot take as they are (padded to a multiple of 8 in the graph).
+    ["head size 4 (semantic) and 6 (coarse), bias on", {
+      semantic: { hidden: 16, heads: 4, layers: 2 },
+      coarse: { hidden: 12, heads: 2, layers: 3 },
+      bias: true,
+      seed: 5
+    }],
+    ["head size 20 (semantic) and 12 (coarse), F16", {
+      semantic: { hidden: 40, heads: 2, layers: 1 },
+      coarse: { hidden: 36, heads: 3, layers: 2 },
+      dtype: "F16",
+      seed: 6
+    }]
   ]
 
   for (const [name, options] of variants) {
@@ -207,6 +220,18 @@ describe("causal GPT graph", () => {
 })
 
 describe("fine GPT graph", () => {
+  it.effect("one head of size 20 and two of size 6 match the reference", () =>
+    Effect.gen(function*() {
+      for (const [fineSize, seed] of [[{ hidden: 20, heads: 1, layers: 2 }, 7], [{ hidden: 12, heads: 2, layers: 1 }, 8]] as const) {
+        const { tensors, config } = yield* checkpoint({ fine: fineSize, bias: seed === 7, seed })
+        const w = yield* fineGptWeights(tensors, config.fine_acoustics_config)
+        const fine = yield* makeFineLM(w, yield* InferenceBackend)
+        const codes = Int32Array.from({ length: fine.windowSize * fine.nCodes }, (_, i) => (i * 131) % 1024)
+        const logits = yield* fine.run(codes, 5)
+        assert.isBelow(maxDiff(logits, flat(referenceFine(w, codes, 5))), 1e-4, `fine ${fineSize.hidden}/${fineSize.heads}`)
+      }
+    }).pipe(Effect.provide(Cpu)))
+
   it.effect("logits match the reference for pred_idx 2 and 7; omitted tied heads give the same model", () =>
     Effect.gen(function*() {
       const stored = yield* checkpoint({ bias: true, seed: 6 })

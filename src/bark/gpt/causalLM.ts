@@ -11,7 +11,7 @@ import { Tensor } from "onnxruntime-node"
 import type { GraphSource, InferenceBackend } from "../../onnx/InferenceBackend.ts"
 import { InferenceError } from "../../onnx/InferenceError.ts"
 import type { CausalLM, DecoderState, DecoderStep } from "../models.ts"
-import { causalGptGraph, type LogitsFor, names } from "./graph.ts"
+import { causalGptGraph, type LogitsFor, names, paddedHeadDim } from "./graph.ts"
 import { KvCache } from "./KvCache.ts"
 import type { CausalGptWeights } from "./weights.ts"
 
@@ -53,6 +53,7 @@ export const makeCausalGpt = Effect.fn("makeCausalGpt")(function*(
 
   const layers = weights.blocks.length
   const heads = weights.numHeads
+  const headDim = paddedHeadDim(weights.hiddenSize, heads)
   const vocabIn = weights.tokenEmbedding.shape[0]!
   const vocabOut = weights.lmHead.shape[0]!
   const caches = new WeakMap<DecoderState, KvCache>()
@@ -71,7 +72,7 @@ export const makeCausalGpt = Effect.fn("makeCausalGpt")(function*(
       )
     }
     cache.reserve(past + count)
-    const cacheDims = [1, heads, cache.capacity, weights.hiddenSize / heads]
+    const cacheDims = [1, heads, cache.capacity, headDim]
     const feeds: Record<string, Tensor> = {
       [names.inputIds]: new Tensor("int64", ids, [rows, count]),
       [names.inputWeights]: new Tensor("float32", idWeights, [rows, count]),
@@ -108,7 +109,7 @@ export const makeCausalGpt = Effect.fn("makeCausalGpt")(function*(
     Effect.gen(function*() {
       const invalid = checkIds(ids)
       if (invalid) return yield* invalid
-      const cache = new KvCache(layers, heads, weights.hiddenSize / heads)
+      const cache = new KvCache(layers, heads, headDim)
       if (!prefillOptions?.mergeContext) {
         if (ids.length === 0) return yield* fail(`empty ${model} input`, "pass at least one token id")
         return yield* forward(cache, BigInt64Array.from(ids, BigInt), new Float32Array(ids.length).fill(1), 1)

@@ -19,10 +19,17 @@
  * selects the codebooks summed into the embedding (0..pred_idx) and the LM
  * head, so one session serves every codebook.
  *
+ * Any head size: onnxruntime's CPU GroupQueryAttention accepts only head
+ * sizes that are multiples of 8, so the causal graphs pad each head with zero
+ * rows in the q/k/v projection and zero columns in the output projection
+ * (`paddedHeadDim`) and attend with the scale of the true head size. Zero
+ * keys add nothing to q·k and zero values nothing to the output, so the
+ * numbers are the unpadded model's; the KV cache holds padded heads.
+ *
  * @since 0.1.0
  */
 import { concatFloat32 } from "../../checkpoint/Tensor.ts"
-import { type BuiltModel, type Dim, GraphBuilder, type Value } from "../../onnx/graph.ts"
+import { type BuiltModel, type Dim, float, GraphBuilder, type Value } from "../../onnx/graph.ts"
 import type { Block, CausalGptWeights, FineGptWeights, Linear, Norm, Param } from "./weights.ts"
 
 /** Graph input and output names shared with the runtime side. */
@@ -44,6 +51,38 @@ export const names = {
 
 /** Which positions get logits: the last one (generation) or all of them (whole-sequence checks). */
 export type LogitsFor = "last" | "all"
+
+/** The head size the causal graphs (and their KV caches) use: `hidden / heads` rounded up to a multiple of 8. */
+export const paddedHeadDim = (hiddenSize: number, numHeads: number): number => Math.ceil(hiddenSize / numHeads / 8) * 8
+
+/**
+ * `b` with each head of width `headDim` widened to `padded` along one axis of
+ * a PyTorch-layout Linear: the output rows (`"rows"`, q/k/v projection, where
+ * `parts` = 3 groups of heads) or the input columns (`"cols"`, output
+ * projection). New entries are zero.
+ */
+const padHeads = (l: Linear, heads: number, headDim: number, padded: number, axis: "rows" | "cols", parts: number): Linear => {
+  if (padded === headDim) return l
+  const [out, inp] = l.weight.shape as [number, number]
+  const spread = (data: Float32Array, rowWidth: number, rows: number): Float32Array => {
+    // Copies head after head: source run `headDim` wide, destination run `padded` wide, `rowWidth` values each.
+    const runs = rows / headDim
+    const dst = new Float32Array(runs * padded * rowWidth)
+    for (let r = 0; r < runs; r++) dst.set(data.subarray(r * headDim * rowWidth, (r + 1) * headDim * rowWidth), r * padded * rowWidth)
+    return dst
+  }
+  if (axis === "rows") {
+    const rows = parts * heads * padded
+    return {
+      weight: { data: spread(l.weight.data, inp, out), shape: [rows, inp] },
+      ...(l.bias ? { bias: { data: spread(l.bias.data, 1, out), shape: [rows] } } : {})
+    }
+  }
+  const cols = heads * padded
+  const data = new Float32Array(out * cols)
+  for (let o = 0; o < out; o++) data.set(spread(l.weight.data.subarray(o * inp, (o + 1) * inp), 1, inp), o * cols)
+  return { weight: { data, shape: [out, cols] }, ...(l.bias ? { bias: l.bias } : {}) }
+}
 
 /** Model parts as graph values, named after their checkpoint tensors. */
 const param = (g: GraphBuilder, name: string, p: Param): Value => g.initializer(name, p.data, p.shape)
@@ -77,7 +116,9 @@ export const causalGptGraph = (w: CausalGptWeights, logitsFor: LogitsFor): Built
   const g = new GraphBuilder("bark_causal_gpt")
   const h = w.hiddenSize
   const heads = w.numHeads
-  const headDim = h / heads
+  const trueHeadDim = h / heads
+  const headDim = paddedHeadDim(h, heads)
+  const width = heads * headDim
 
   const ids = g.input(names.inputIds, "int64", ["S", "T"])
   const idWeights = g.input(names.inputWeights, "float32", ["S", "T"])
@@ -89,9 +130,14 @@ export const causalGptGraph = (w: CausalGptWeights, logitsFor: LogitsFor): Built
   const summed = g.reduceSum(g.mul(tokens, g.unsqueeze(idWeights, [-1])), [0])
   let x = g.add(summed, g.gather(param(g, "position_embeds_layer.weight", w.positionEmbedding), positions))
 
-  w.blocks.forEach((b, l) => {
+  w.blocks.forEach((unpadded, l) => {
+    const b: Block = {
+      ...unpadded,
+      attnQkv: padHeads(unpadded.attnQkv, heads, trueHeadDim, headDim, "rows", 3),
+      attnOut: padHeads(unpadded.attnOut, heads, trueHeadDim, headDim, "cols", 1)
+    }
     x = block(g, `layers.${l}`, x, b, (qkv) => {
-      g.output(g.slice(qkv, [h], [3 * h], [1]), names.newKeyValues(l))
+      g.output(g.slice(qkv, [width], [3 * width], [1]), names.newKeyValues(l))
       const cacheShape: ReadonlyArray<Dim> = [1, heads, "capacity", headDim]
       const [out, presentKey, presentValue] = g.op(
         "GroupQueryAttention",
@@ -104,9 +150,9 @@ export const causalGptGraph = (w: CausalGptWeights, logitsFor: LogitsFor): Built
           seqlensK,
           total
         ],
-        { num_heads: heads, kv_num_heads: heads },
+        { num_heads: heads, kv_num_heads: heads, scale: float(1 / Math.sqrt(trueHeadDim)) },
         [
-          { dtype: "float32", shape: [1, "T", h] },
+          { dtype: "float32", shape: [1, "T", width] },
           { dtype: "float32", shape: cacheShape, name: names.presentKey(l) },
           { dtype: "float32", shape: cacheShape, name: names.presentValue(l) }
         ],
