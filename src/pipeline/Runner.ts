@@ -10,6 +10,7 @@ import type { Schedule, Scope } from "effect"
 import { Cause, ConfigProvider, Context, Duration, Effect, Exit, Option, Schema } from "effect"
 import type { Json } from "effect/Schema"
 import * as Environment from "./Environment.ts"
+import * as Memory from "./memory.ts"
 import * as Pipeline from "./Pipeline.ts"
 import { StageFatal } from "./StageFatal.ts"
 import * as StageReporter from "./StageReporter.ts"
@@ -211,6 +212,7 @@ const runStage = (
     const startedAt = now()
     const t0 = performance.now()
     const rssBeforeMb = Environment.rssMb()
+    const peakSince = Memory.startPeak(yield* Memory.PeakRssProbe)
 
     const provide = <A, E>(effect: Effect.Effect<A, E, any>) =>
       effect.pipe(Effect.provideService(StageReporter.StageReporter, reporter), Effect.provideContext(context))
@@ -267,12 +269,16 @@ const runStage = (
       return yield* Effect.failCause(buildExit.cause as Cause.Cause<never>)
     }
 
+    const rssAfterMb = Environment.rssMb()
+    const peak = peakSince()
     const base = {
       stage: stage.name,
       startedAt,
       durationMs: Math.round((performance.now() - t0) * 10) / 10,
       rssBeforeMb,
-      rssAfterMb: Environment.rssMb(),
+      rssAfterMb,
+      // The high-water mark and the two samples come from different reads: never report a peak below them.
+      ...(peak === undefined ? {} : { peakRssMb: Math.max(peak, rssBeforeMb, rssAfterMb) }),
       attempts,
       metadata,
       warnings

@@ -32,6 +32,12 @@ export const StageResult = Schema.Struct({
   durationMs: Schema.Number,
   rssBeforeMb: Schema.optionalKey(Schema.Number),
   rssAfterMb: Schema.optionalKey(Schema.Number),
+  /**
+   * The highest RSS during the stage, in MB, where the OS can tell (Linux:
+   * VmHWM after resetting it at the stage's start); absent otherwise, and in
+   * traces written before it was recorded.
+   */
+  peakRssMb: Schema.optionalKey(Schema.Number),
   /** How many times the build ran (more than 1 when a retry schedule kicked in). */
   attempts: Schema.Number,
   metadata: Schema.JsonObject,

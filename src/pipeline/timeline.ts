@@ -32,6 +32,8 @@ export interface TimelineStage {
   readonly durationMs: number
   readonly rssBeforeMb: number | undefined
   readonly rssAfterMb: number | undefined
+  /** The highest RSS during the stage, where the trace records it. */
+  readonly peakRssMb: number | undefined
   readonly warnings: ReadonlyArray<TimelineWarning>
   readonly skipReason: string | undefined
   readonly error: StageError | undefined
@@ -121,6 +123,7 @@ export const fromTrace = (events: ReadonlyArray<TraceEvent>): Effect.Effect<Time
           durationMs: interrupted && lastAt !== undefined ? offset(lastAt) - offset(at) : 0,
           rssBeforeMb: undefined,
           rssAfterMb: undefined,
+          peakRssMb: undefined,
           warnings: [],
           skipReason: undefined,
           error: undefined
@@ -136,6 +139,7 @@ export const fromTrace = (events: ReadonlyArray<TraceEvent>): Effect.Effect<Time
         durationMs: result.durationMs,
         rssBeforeMb: result.rssBeforeMb,
         rssAfterMb: result.rssAfterMb,
+        peakRssMb: result.peakRssMb,
         warnings: result.warnings.map((w, i) => ({
           // Timestamps have millisecond resolution: keep a warning inside the stage that raised it.
           atMs: times[i] === undefined
@@ -210,7 +214,9 @@ const title = (lines: ReadonlyArray<string>) => `<title>${escapeXml(lines.join("
 const describe = (s: TimelineStage): ReadonlyArray<string> => [
   `${s.name}: ${s.state}${s.state === "not-run" ? "" : ` in ${formatDuration(s.durationMs)}`}`,
   ...(s.purpose === undefined ? [] : [s.purpose]),
-  ...(s.rssBeforeMb === undefined || s.rssAfterMb === undefined ? [] : [`rss ${s.rssBeforeMb} → ${s.rssAfterMb} MB`]),
+  ...(s.rssBeforeMb === undefined || s.rssAfterMb === undefined
+    ? []
+    : [`rss ${s.rssBeforeMb} → ${s.rssAfterMb} MB${s.peakRssMb === undefined ? "" : `, peak ${s.peakRssMb} MB`}`]),
   ...(s.skipReason === undefined ? [] : [`skipped: ${s.skipReason}`]),
   ...s.warnings.flatMap((w) => [`warning: ${w.message}`, ...(w.remediation === undefined ? [] : [`fix: ${w.remediation}`])]),
   ...(s.error === undefined ? [] : [`error [${s.error.tag}]: ${s.error.message}`, `fix: ${s.error.remediation}`])
@@ -230,9 +236,18 @@ const environmentLine = (env: EnvironmentSummary | undefined) =>
       ...(env.gpu === undefined ? [] : [env.gpu])
     ].join(" · ")
 
+/** The stage during which the process's RSS peaked highest, when the trace records peaks. */
+export const peakStage = (timeline: Timeline): TimelineStage | undefined =>
+  timeline.stages.reduce<TimelineStage | undefined>(
+    (top, s) =>
+      s.peakRssMb !== undefined && s.startMs !== undefined && (top === undefined || s.peakRssMb > top.peakRssMb!) ? s : top,
+    undefined
+  )
+
 /** Draws a timeline as a standalone SVG document. */
 export const toSvg = (timeline: Timeline): string => {
   const { stages } = timeline
+  const highestPeak = peakStage(timeline)
   const labelWidth = Math.min(260, Math.max(90, Math.max(...stages.map((s) => s.name.length)) * charWidth + 24))
   const left = labelWidth
   const right = width - 24
@@ -310,7 +325,8 @@ export const toSvg = (timeline: Timeline): string => {
       const wx = x(w.atMs)
       row.push(`<path class="warning" d="M${num(wx)} ${num(barTop + 1)} l-5 -8 h10 z" fill="#222">${title([w.message, ...(w.remediation === undefined ? [] : [`fix: ${w.remediation}`])])}</path>`)
     }
-    out.push(`<g class="stage">${title(describe(s))}${row.join("")}</g>`)
+    const peakNote = s === highestPeak ? [`the run's highest RSS: ${s.peakRssMb} MB`] : []
+    out.push(`<g class="stage">${title([...describe(s), ...peakNote])}${row.join("")}</g>`)
   })
 
   // RSS: the process's resident memory at each stage's start and end.
@@ -319,11 +335,17 @@ export const toSvg = (timeline: Timeline): string => {
       ? []
       : [[s.startMs, s.rssBeforeMb], [s.startMs + s.durationMs, s.rssAfterMb]] as const
   )
-  out.push(text(20, rssTop - 12, "resident memory (RSS, MB)", `font-weight="bold"`))
+  // Peaks: the highest RSS during each stage, drawn over the stage's span (the moment is not recorded).
+  const peaks = stages.flatMap((s) =>
+    s.startMs === undefined || s.peakRssMb === undefined ? [] : [{ stage: s, start: s.startMs, end: s.startMs + s.durationMs, mb: s.peakRssMb }]
+  )
+  out.push(
+    text(20, rssTop - 12, `resident memory (RSS, MB)${peaks.length === 0 ? "" : " — dashed: peak during each stage"}`, `font-weight="bold"`)
+  )
   if (points.length === 0) {
     out.push(text(left, rssTop + rssHeight / 2, "no RSS samples in this trace", `fill="#777"`))
   } else {
-    const values = points.map(([, mb]) => mb)
+    const values = [...points.map(([, mb]) => mb), ...peaks.map((p) => p.mb)]
     // At least 1 MB per gridline: smaller changes are noise.
     const rssStep = niceStep(Math.max(4, Math.max(...values) - Math.min(...values)), 4)
     const lo = Math.floor(Math.min(...values) / rssStep) * rssStep
@@ -343,6 +365,29 @@ export const toSvg = (timeline: Timeline): string => {
     out.push(
       points.map(([t, mb]) => `<circle cx="${num(x(t))}" cy="${num(yOf(mb))}" r="2.2" fill="#2f6db5">${title([`${formatDuration(t)}: ${mb} MB`])}</circle>`).join("")
     )
+    for (const p of peaks) {
+      const highest = p.stage === highestPeak
+      const x1 = x(p.start)
+      const x2 = Math.max(x1 + 3, x(p.end))
+      const py = yOf(p.mb)
+      const color = highest ? "#c0392b" : "#2f6db5"
+      out.push(
+        `<g class="rss-peak" data-stage="${escapeXml(p.stage.name)}" data-peak-mb="${p.mb}"${highest ? ` data-highest="true"` : ""}>${
+          title([`${p.stage.name}: peak ${p.mb} MB`, ...(highest ? ["the run's highest RSS"] : [])])
+        }<line x1="${num(x1)}" y1="${num(py)}" x2="${num(x2)}" y2="${num(py)}" stroke="${color}" stroke-width="${highest ? 2 : 1.4}" stroke-dasharray="4 2"/><path d="M${
+          num((x1 + x2) / 2)
+        } ${num(py)} l-4 -6 h8 z" fill="${color}"/></g>`
+      )
+    }
+    if (highestPeak !== undefined) {
+      const p = peaks.find((q) => q.stage === highestPeak)!
+      const label = `peak ${p.mb} MB during ${highestPeak.name}`
+      const lxPeak = x(p.start)
+      const anchorEnd = lxPeak + label.length * charWidth > right
+      out.push(
+        text(anchorEnd ? Math.max(x(p.end), left + label.length * charWidth) : lxPeak, yOf(p.mb) + 14, label, `class="rss-peak-label" fill="#c0392b"${anchorEnd ? ` text-anchor="end"` : ""}`)
+      )
+    }
   }
   y = rssBottom + 30
 

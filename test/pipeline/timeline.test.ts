@@ -195,6 +195,58 @@ describe("timeline", () => {
       fs.rmSync(dir, { recursive: true })
     }))
 
+  it.effect("each stage's peak RSS is marked on the RSS panel and in its hover text; the highest is called out", () =>
+    Effect.gen(function*() {
+      const at = (ms: number) => new Date(Date.parse("2024-01-01T00:00:00.000Z") + ms).toISOString()
+      const result = (stage: string, start: number, durationMs: number, rss: [number, number], peak?: number) => ({
+        stage,
+        outcome: "succeeded" as const,
+        startedAt: at(start),
+        durationMs,
+        rssBeforeMb: rss[0],
+        rssAfterMb: rss[1],
+        ...(peak === undefined ? {} : { peakRssMb: peak }),
+        attempts: 1,
+        metadata: {},
+        warnings: []
+      })
+      const events: ReadonlyArray<TraceEvent> = [
+        { type: "pipeline-started", at: at(0), pipeline: "p", stages: ["fetch", "load", "warm"] },
+        { type: "stage-finished", at: at(100), result: result("fetch", 0, 100, [40, 45], 60) },
+        { type: "stage-finished", at: at(600), result: result("load", 100, 500, [45, 300], 812.5) },
+        { type: "stage-finished", at: at(800), result: result("warm", 600, 200, [300, 310], 320) }
+      ]
+      const timeline = yield* Timeline.fromTrace(events)
+      assert.deepStrictEqual(timeline.stages.map((s) => s.peakRssMb), [60, 812.5, 320])
+      assert.strictEqual(Timeline.peakStage(timeline)?.name, "load")
+      const svg = Timeline.toSvg(timeline)
+      const elements = parseXml(svg)
+      const peaks = elements.filter((e) => e.name === "g" && e.attrs["class"] === "rss-peak")
+      assert.deepStrictEqual(peaks.map((p) => [p.attrs["data-stage"], p.attrs["data-peak-mb"], p.attrs["data-highest"]]), [
+        ["fetch", "60", undefined],
+        ["load", "812.5", "true"],
+        ["warm", "320", undefined]
+      ])
+      assert.include(svg, "rss 45 → 300 MB, peak 812.5 MB")
+      assert.include(svg, "the run&apos;s highest RSS: 812.5 MB")
+      assert.include(svg, "peak 812.5 MB during load")
+      // The peak is drawn above (higher up than) every sample of the curve.
+      const lines = elements.filter((e) => e.name === "line" && e.attrs["stroke-dasharray"] === "4 2")
+      const peakY = Number(lines[1]!.attrs["y1"])
+      const rss = elements.find((e) => e.name === "polyline" && e.attrs["class"] === "rss")!
+      for (const point of rss.attrs["points"]!.split(" ")) assert.isAbove(Number(point.split(",")[1]), peakY)
+
+      // A trace written before peaks were recorded draws as before: no peak marks.
+      const old = events.map((e) => {
+        if (e.type !== "stage-finished") return e
+        const { peakRssMb: _, ...rest } = e.result
+        return { ...e, result: rest }
+      })
+      const oldSvg = yield* Timeline.render(old)
+      assert.notInclude(oldSvg, "rss-peak")
+      assert.notInclude(oldSvg, "peak")
+    }))
+
   it.effect("a trace with no stages is a TimelineError that says what to do", () =>
     Effect.gen(function*() {
       const none: ReadonlyArray<TraceEvent> = []

@@ -1,14 +1,16 @@
 /**
  * The human view of a run: one line per stage with its outcome, duration and
- * RSS, warnings and errors under it with what to do, and a live progress line
- * for long work (rewritten in place on a terminal, throttled otherwise).
+ * RSS (before → after, and the peak where known), warnings and errors under
+ * it with what to do, a live progress line for long work (rewritten in place
+ * on a terminal, throttled otherwise), and a last line naming the stage during
+ * which the process peaked.
  *
  * @since 0.1.0
  */
 import { Effect } from "effect"
 import type { ProgressEvent, TraceEvent } from "../TraceEvent.ts"
 import type { TraceSink } from "../TraceSink.ts"
-import type { Outcome, StageResult } from "../StageResult.ts"
+import type { Outcome, PipelineReport, StageResult } from "../StageResult.ts"
 
 export interface Output {
   readonly write: (text: string) => void
@@ -51,7 +53,9 @@ export const formatResult = (r: StageResult): string => {
       ? head
       : `${head} ${formatMs(r.durationMs).padStart(8)}  rss ${Math.round(r.rssBeforeMb ?? 0)} → ${
         Math.round(r.rssAfterMb ?? 0)
-      } MB${r.skipReason === undefined ? "" : `  (${r.skipReason})`}`
+      } MB${r.peakRssMb === undefined ? "" : `, peak ${Math.round(r.peakRssMb)} MB`}${
+        r.skipReason === undefined ? "" : `  (${r.skipReason})`
+      }`
   ]
   for (const w of r.warnings) {
     lines.push(`      warning: ${w.message}`)
@@ -62,6 +66,21 @@ export const formatResult = (r: StageResult): string => {
     lines.push(`      fix: ${r.error.remediation}`)
   }
   return lines.join("\n")
+}
+
+/** The stage during which the process's RSS peaked highest, when the trace records peaks. */
+export const peakStage = (results: ReadonlyArray<StageResult>): StageResult | undefined =>
+  results.reduce<StageResult | undefined>(
+    (top, r) => (r.peakRssMb !== undefined && (top === undefined || r.peakRssMb > top.peakRssMb!) ? r : top),
+    undefined
+  )
+
+/** The run's last line: its outcome and duration, and which stage made the process peak. */
+export const formatFinished = (report: PipelineReport): string => {
+  const top = peakStage(report.results)
+  return `${report.pipeline} ${report.outcome} in ${formatMs(report.durationMs)}${
+    top === undefined ? "" : ` · peak rss ${Math.round(top.peakRssMb!)} MB during ${top.stage}`
+  }`
 }
 
 export const make = (
@@ -100,7 +119,7 @@ export const make = (
           case "stage-finished":
             return line(formatResult(event.result))
           case "pipeline-finished":
-            return line(`${event.report.pipeline} ${event.report.outcome} in ${formatMs(event.report.durationMs)}`)
+            return line(formatFinished(event.report))
         }
       })
   }
