@@ -45,7 +45,7 @@ export * as JsonlSink from "./pipeline/sinks/jsonl.ts"
 export * as MemorySink from "./pipeline/sinks/memory.ts"
 
 export { InferenceBackend } from "./onnx/InferenceBackend.ts"
-export { CompiledModels, LoadedWeights, ModelFiles, PreloadedModels } from "./bark/services.ts"
+export { CompiledModels, ConvertedModel, ModelFiles, PreloadedModels } from "./bark/services.ts"
 export { CacheDirs } from "./bark/stages/cacheDirs.ts"
 export * as Ready from "./bark/stages/ready.ts"
 export type { BarkModels } from "./bark/models.ts"

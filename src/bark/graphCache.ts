@@ -1,49 +1,46 @@
 /**
- * The graph cache: ONNX graphs built from a checkpoint (and onnxruntime's
- * optimised copies of them), stored under `{CacheDirs.own}/graphs/<key>/` so
- * a warm start skips building them.
+ * The graph cache: checkpoints converted once into the ONNX graphs of their
+ * four sub-models, stored under `{CacheDirs.own}/graphs/<key>/` so that every
+ * later start opens the graphs by path and reads no checkpoint.
  *
- * The key is the sha256 of what the graph depends on: the checkpoint's
- * sha256, the graph builder's version, the graph's name, its dtype and the
- * execution provider (plus, for optimised copies, onnxruntime's version and
- * the machine, since optimised graphs are hardware specific).
+ * An entry holds `<sub-model>/model.onnx` with its weights in the external
+ * data file `<sub-model>/weights.bin` (onnxruntime memory-maps it), and a
+ * `manifest.json` written last: the key and what it was made from, the
+ * model's config, and every file's size, mtime and sha256 (hashed once, while
+ * it was written). Entries are written in a staging folder and renamed into
+ * place, so a half-written entry is never visible.
  *
- * An entry is a folder holding the model, its external weight files and a
- * `manifest.json` with every file's size and sha256. Entries are written in a
- * staging folder, the manifest last, and renamed into place, so a half-written
- * entry is never visible; a lookup re-hashes the files and reports an entry
- * whose manifest or files do not match as invalid, never as a hit.
+ * The key is the sha256 of what the graphs depend on: the checkpoint's
+ * content hash, the graph builder's version and the dtype. Graphs do not
+ * depend on the execution provider: onnxruntime places and optimises them
+ * when a session opens.
+ *
+ * A lookup is O(files): sizes and mtimes against the manifest. A mismatch
+ * makes the entry invalid (removed and rebuilt by the caller); `verify`
+ * re-hashes every byte, on demand.
  *
  * @since 0.1.0
  */
-import { Effect, FileSystem, Path, Schema, type Scope } from "effect"
+import { Effect, FileSystem, Option, Path, Schema, type Scope } from "effect"
 import { createHash } from "node:crypto"
-import * as os from "node:os"
 import { sha256File } from "../hub/Checksum.ts"
 import type { BuiltModel } from "../onnx/graph.ts"
+import type { BarkConfig } from "./config.ts"
+import { SUB_MODELS, type SubModel } from "./loadModels.ts"
 
 /**
  * Version of the graph builders (src/bark/gpt/graph.ts, src/bark/codec/graph.ts,
- * src/onnx/graph.ts). Bump it whenever a change alters the graphs they emit:
- * every cached graph is then rebuilt.
+ * src/onnx/graph.ts) and of the entry layout. Bump it whenever a change
+ * alters what they emit: every cached graph is then rebuilt.
  */
-export const GRAPH_BUILDER_VERSION = "2"
+export const GRAPH_BUILDER_VERSION = "3"
 
-/** What a cached graph depends on. */
+/** What a cache entry depends on. */
 export interface GraphKeyInputs {
+  /** sha256 of the checkpoint file's bytes. */
   readonly checkpointSha256: string
-  /** The graph's name, e.g. "semantic" or "codec". */
-  readonly graph: string
   readonly dtype: "float32"
-  readonly executionProvider: string
   readonly builderVersion: string
-  /** Set for onnxruntime's optimised copy of the graph. */
-  readonly optimization?: {
-    readonly level: string
-    readonly onnxruntime: string
-    readonly platform: string
-    readonly cpu: string
-  }
 }
 
 export const graphKey = (inputs: GraphKeyInputs): string =>
@@ -55,21 +52,16 @@ const canonical = (value: unknown): unknown =>
     ? Object.fromEntries(Object.keys(value).sort().map((k) => [k, canonical((value as Record<string, unknown>)[k])]))
     : value
 
-/** The machine an optimised graph was made for (onnxruntime's optimisations use the CPU's instruction set). */
-export const machine = (): { readonly platform: string; readonly cpu: string } => ({
-  platform: `${process.platform}-${process.arch}`,
-  cpu: os.cpus()[0]?.model.trim() ?? "unknown"
-})
-
-const FileEntry = Schema.Struct({ path: Schema.String, bytes: Schema.Number, sha256: Schema.String })
+const FileEntry = Schema.Struct({ path: Schema.String, bytes: Schema.Number, mtimeMs: Schema.Number, sha256: Schema.String })
+export type FileEntry = typeof FileEntry.Type
 
 export const Manifest = Schema.Struct({
-  format: Schema.Literal(1),
+  format: Schema.Literal(2),
   key: Schema.String,
-  /** The `.onnx` file, relative to the entry folder. */
-  model: Schema.String,
-  files: Schema.Array(FileEntry),
   inputs: Schema.Unknown,
+  /** The model's decoded config.json, so opening an entry needs nothing else. */
+  config: Schema.Unknown,
+  files: Schema.Array(FileEntry),
   createdAt: Schema.String
 })
 export type Manifest = typeof Manifest.Type
@@ -79,22 +71,33 @@ export class GraphCacheError extends Schema.TaggedError<GraphCacheError>()("Grap
   remediation: Schema.String
 }) {}
 
+/** A usable entry: the path of each sub-model's graph, the model's config, the total size on disk. */
+export interface Entry {
+  readonly key: string
+  readonly dir: string
+  readonly graphs: Readonly<Record<SubModel, string>>
+  readonly config: BarkConfig
+  readonly bytes: number
+}
+
 export type Lookup =
-  | { readonly _tag: "Hit"; readonly modelPath: string; readonly bytes: number }
+  | { readonly _tag: "Hit"; readonly entry: Entry }
   | { readonly _tag: "Miss" }
   /** An entry exists but cannot be trusted (and was removed). */
   | { readonly _tag: "Invalid"; readonly reason: string }
 
-/** A staging folder that a writer fills (e.g. onnxruntime's `optimizedModelFilePath`); `commit` makes it the entry. */
+/** An entry being written; `commit` makes it visible. Removed with the scope unless committed. */
 export interface Staging {
-  readonly dir: string
-  readonly modelPath: string
-  /** Hashes the files, writes the manifest and renames the folder into place; returns the entry's model path. */
-  readonly commit: Effect.Effect<string, GraphCacheError>
+  /** Writes a built graph as `<model>/model.onnx` and `<model>/<external files>`, hashing as it writes. */
+  readonly write: (model: SubModel, built: BuiltModel) => Effect.Effect<void, GraphCacheError>
+  /** Writes the manifest and renames the folder into place. */
+  readonly commit: (config: BarkConfig) => Effect.Effect<Entry, GraphCacheError>
 }
 
 const MANIFEST = "manifest.json"
 const MODEL_FILE = "model.onnx"
+
+const graphPath = (model: SubModel) => `${model}/${MODEL_FILE}`
 
 const describe = (e: unknown) => (e instanceof Error || (typeof e === "object" && e !== null && "message" in e)
   ? String((e as { message: unknown }).message)
@@ -106,11 +109,10 @@ export const make = (root: string) =>
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
     const entryDir = (key: string) => path.join(root, key)
-    const sha256 = (file: string) => sha256File(file).pipe(Effect.provideService(FileSystem.FileSystem, fs))
     const writeError = (what: string) => (e: unknown) =>
       new GraphCacheError({
         message: `could not ${what} in the graph cache ${root}: ${describe(e)}`,
-        remediation: "check free space and permissions under BARK_CACHE_DIR; the graphs are rebuilt in memory meanwhile"
+        remediation: "check free space and permissions under BARK_CACHE_DIR"
       })
 
     const readManifest = (dir: string) =>
@@ -119,19 +121,30 @@ export const make = (root: string) =>
         Effect.mapError((e) => `unreadable manifest: ${describe(e)}`)
       )
 
-    /** Why the entry in `dir` cannot be trusted, or undefined when every file matches its manifest. */
-    const verify = (dir: string, key: string, manifest: Manifest, hashes: boolean) =>
+    const statOf = (file: string) =>
+      fs.stat(file).pipe(
+        Effect.map((s) => ({ bytes: Number(s.size), mtimeMs: Option.match(s.mtime, { onNone: () => 0, onSome: (d) => d.getTime() }) })),
+        Effect.option
+      )
+
+    /** Why the entry in `dir` cannot be trusted, or undefined. `hashes` re-reads every byte. */
+    const check = (dir: string, key: string, manifest: Manifest, hashes: boolean) =>
       Effect.gen(function*() {
         if (manifest.key !== key) return `the manifest names key ${manifest.key}`
-        if (!manifest.files.some((f) => f.path === manifest.model)) return `the manifest does not list its model ${manifest.model}`
+        for (const model of SUB_MODELS) {
+          if (!manifest.files.some((f) => f.path === graphPath(model))) return `the manifest does not list ${graphPath(model)}`
+        }
         for (const file of manifest.files) {
           const full = path.join(dir, file.path)
-          if (path.dirname(full) !== dir) return `the manifest names a file outside the entry: ${file.path}`
-          const size = yield* fs.stat(full).pipe(Effect.map((s) => Number(s.size)), Effect.orElseSucceed(() => -1))
-          if (size < 0) return `${file.path} is missing`
-          if (size !== file.bytes) return `${file.path} has ${size} bytes, the manifest says ${file.bytes}`
+          if (path.relative(dir, full).startsWith("..") || path.isAbsolute(file.path)) {
+            return `the manifest names a file outside the entry: ${file.path}`
+          }
+          const stat = yield* statOf(full)
+          if (Option.isNone(stat)) return `${file.path} is missing`
+          if (stat.value.bytes !== file.bytes) return `${file.path} has ${stat.value.bytes} bytes, the manifest says ${file.bytes}`
+          if (stat.value.mtimeMs !== file.mtimeMs) return `${file.path} was modified after the entry was written`
           if (hashes) {
-            const sha = yield* sha256(full).pipe(Effect.orElseSucceed(() => "unreadable"))
+            const sha = yield* sha256File(full).pipe(Effect.provideService(FileSystem.FileSystem, fs), Effect.orElseSucceed(() => "unreadable"))
             if (sha !== file.sha256) return `${file.path} does not match its sha256`
           }
         }
@@ -140,24 +153,33 @@ export const make = (root: string) =>
 
     const removeEntry = (dir: string) => fs.remove(dir, { recursive: true, force: true }).pipe(Effect.ignore)
 
-    /** Looks `key` up, re-hashing every file. An entry that does not verify is removed and reported `Invalid`. */
-    const lookup = (key: string): Effect.Effect<Lookup> =>
+    const entryOf = (key: string, dir: string, manifest: Manifest): Entry => ({
+      key,
+      dir,
+      graphs: Object.fromEntries(SUB_MODELS.map((m) => [m, path.join(dir, graphPath(m))])) as Record<SubModel, string>,
+      config: manifest.config as BarkConfig,
+      bytes: manifest.files.reduce((n, f) => n + f.bytes, 0)
+    })
+
+    /**
+     * Looks `key` up: sizes and mtimes only, unless `verify` (every byte
+     * re-hashed). An entry that does not check out is removed and reported `Invalid`.
+     */
+    const lookup = (key: string, options: { readonly verify?: boolean } = {}): Effect.Effect<Lookup> =>
       Effect.gen(function*() {
         const dir = entryDir(key)
-        if (!(yield* fs.exists(dir).pipe(Effect.orElseSucceed(() => false)))) return { _tag: "Miss" } as const
+        if (!(yield* fs.exists(path.join(dir, MANIFEST)).pipe(Effect.orElseSucceed(() => false)))) {
+          // A folder without a manifest is debris of a crash before the rename: never an entry.
+          if (yield* fs.exists(dir).pipe(Effect.orElseSucceed(() => false))) yield* removeEntry(dir)
+          return { _tag: "Miss" } as const
+        }
         const manifest = yield* Effect.result(readManifest(dir))
-        const reason = manifest._tag === "Failure"
-          ? manifest.failure
-          : yield* verify(dir, key, manifest.success, true)
+        const reason = manifest._tag === "Failure" ? manifest.failure : yield* check(dir, key, manifest.success, options.verify === true)
         if (reason !== undefined || manifest._tag === "Failure") {
           yield* removeEntry(dir)
           return { _tag: "Invalid", reason: reason ?? "unreadable manifest" } as const
         }
-        return {
-          _tag: "Hit",
-          modelPath: path.join(dir, manifest.success.model),
-          bytes: manifest.success.files.reduce((n, f) => n + f.bytes, 0)
-        } as const
+        return { _tag: "Hit", entry: entryOf(key, dir, manifest.success) } as const
       })
 
     /** A fresh staging folder for `key`, removed with the scope unless committed. */
@@ -169,71 +191,69 @@ export const make = (root: string) =>
           fs.makeDirectory(dir).pipe(Effect.mapError(writeError("create a staging folder"))),
           () => removeEntry(dir)
         )
-        const commit = Effect.gen(function*() {
-          const names = yield* fs.readDirectory(dir)
-          const files = yield* Effect.forEach(names.toSorted(), (name) =>
-            Effect.all({
-              path: Effect.succeed(name),
-              bytes: Effect.map(fs.stat(path.join(dir, name)), (s) => Number(s.size)),
-              sha256: sha256(path.join(dir, name))
-            }))
-          const manifest: Manifest = { format: 1, key, model: MODEL_FILE, files, inputs, createdAt: new Date().toISOString() }
-          const tmp = path.join(dir, `${MANIFEST}.tmp`)
-          yield* fs.writeFileString(tmp, JSON.stringify(manifest, null, 2) + "\n")
-          yield* fs.rename(tmp, path.join(dir, MANIFEST))
-          const target = entryDir(key)
-          yield* removeEntry(target)
-          yield* fs.rename(dir, target).pipe(
-            // Another process committed the same key first: its entry is as good as ours.
-            Effect.catch((e) => Effect.flatMap(fs.exists(path.join(target, MANIFEST)), (ok) => ok ? Effect.void : Effect.fail(e)))
-          )
-          return path.join(target, MODEL_FILE)
-        }).pipe(Effect.mapError(writeError("commit an entry")))
-        return { dir, modelPath: path.join(dir, MODEL_FILE), commit }
+        const hashes = new Map<string, string>()
+
+        const writeFile = (relative: string, parts: ReadonlyArray<Uint8Array>) =>
+          Effect.scoped(Effect.gen(function*() {
+            const file = yield* fs.open(path.join(dir, relative), { flag: "w" })
+            const hash = createHash("sha256")
+            for (const part of parts) {
+              hash.update(part)
+              yield* file.writeAll(part)
+            }
+            yield* file.sync
+            hashes.set(relative, hash.digest("hex"))
+          }))
+
+        const write = (model: SubModel, built: BuiltModel) =>
+          Effect.gen(function*() {
+            for (const file of built.externalData) {
+              if (path.basename(file.path) !== file.path || file.path === MODEL_FILE) {
+                return yield* new GraphCacheError({
+                  message: `the ${model} graph's external data file "${file.path}" cannot be stored in the graph cache`,
+                  remediation: "graph builders must name external data files with a plain file name; this is a bug, report it"
+                })
+              }
+            }
+            yield* fs.makeDirectory(path.join(dir, model)).pipe(Effect.mapError(writeError("write a graph")))
+            for (const file of built.externalData) {
+              yield* writeFile(`${model}/${file.path}`, file.parts).pipe(Effect.mapError(writeError("write a graph")))
+            }
+            yield* writeFile(graphPath(model), [built.model]).pipe(Effect.mapError(writeError("write a graph")))
+          })
+
+        const commit = (config: BarkConfig) =>
+          Effect.gen(function*() {
+            const files: Array<FileEntry> = []
+            for (const [relative, sha256] of [...hashes].sort(([a], [b]) => a.localeCompare(b))) {
+              const stat = yield* statOf(path.join(dir, relative))
+              if (Option.isNone(stat)) return yield* Effect.fail(`${relative} vanished before the commit`)
+              files.push({ path: relative, ...stat.value, sha256 })
+            }
+            const manifest: Manifest = { format: 2, key, inputs, config, files, createdAt: new Date().toISOString() }
+            const tmp = path.join(dir, `${MANIFEST}.tmp`)
+            yield* fs.writeFileString(tmp, JSON.stringify(manifest, null, 2) + "\n")
+            yield* fs.rename(tmp, path.join(dir, MANIFEST))
+            const target = entryDir(key)
+            yield* removeEntry(target)
+            yield* fs.rename(dir, target).pipe(
+              // Another process committed the same key first: its entry is as good as ours.
+              Effect.catch((e) => Effect.flatMap(fs.exists(path.join(target, MANIFEST)), (ok) => ok ? Effect.void : Effect.fail(e)))
+            )
+            const committed = yield* readManifest(target)
+            return entryOf(key, target, committed)
+          }).pipe(Effect.mapError(writeError("commit an entry")))
+
+        return { write, commit } satisfies Staging
       })
 
-    /** Stores `built` as the entry `key`; returns its model path. */
-    const store = (key: string, inputs: GraphKeyInputs, built: BuiltModel): Effect.Effect<string, GraphCacheError> =>
-      Effect.scoped(Effect.gen(function*() {
-        const staging = yield* stage(key, inputs)
-        for (const file of built.externalData) {
-          if (path.basename(file.path) !== file.path || file.path === MANIFEST || file.path === MODEL_FILE) {
-            return yield* new GraphCacheError({
-              message: `the graph's external data file "${file.path}" cannot be stored in the graph cache`,
-              remediation: "graph builders must name external data files with a plain file name; this is a bug, report it"
-            })
-          }
-          yield* fs.writeFile(path.join(staging.dir, file.path), file.data).pipe(Effect.mapError(writeError("write a graph")))
-        }
-        yield* fs.writeFile(staging.modelPath, built.model).pipe(Effect.mapError(writeError("write a graph")))
-        return yield* staging.commit
-      }))
+    /** Every committed entry's key. */
+    const keys = fs.readDirectory(root).pipe(
+      Effect.map((names) => names.filter((n) => /^[0-9a-f]{64}$/.test(n)).sort()),
+      Effect.orElseSucceed((): ReadonlyArray<string> => [])
+    )
 
-    /**
-     * Reads the entry of `modelPath` back into memory for onnxruntime (weights
-     * loaded from memory are prepacked; memory-mapped external data is not,
-     * and runs about a third slower). Checks sizes only: `lookup` hashed it.
-     */
-    const read = (modelPath: string): Effect.Effect<BuiltModel, GraphCacheError> =>
-      Effect.gen(function*() {
-        const dir = path.dirname(modelPath)
-        const manifest = yield* readManifest(dir)
-        const reason = yield* verify(dir, manifest.key, manifest, false)
-        if (reason !== undefined) return yield* Effect.fail(reason)
-        const model = yield* fs.readFile(modelPath)
-        const externalData = yield* Effect.forEach(
-          manifest.files.filter((f) => f.path !== manifest.model),
-          (f) => Effect.map(fs.readFile(path.join(dir, f.path)), (data) => ({ path: f.path, data }))
-        )
-        return { model, externalData }
-      }).pipe(Effect.mapError((e) =>
-        new GraphCacheError({
-          message: `the cached graph ${modelPath} cannot be read: ${describe(e)}`,
-          remediation: "restart the service to rebuild it, or delete the folder; check the disk if it happens again"
-        })
-      ))
-
-    return { root, lookup, stage, store, read }
+    return { root, lookup, stage, keys }
   })
 
 export type GraphCache = Effect.Success<ReturnType<typeof make>>

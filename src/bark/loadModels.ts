@@ -1,82 +1,87 @@
 /**
- * The four Bark sub-models (`BarkModels`) from a checkpoint's weights on one
- * inference backend, in one call.
+ * The four Bark sub-models (`BarkModels`) on one inference backend, in one
+ * call: `openModels` from graphs already made (the converted model's files,
+ * opened by path), `buildModels` from a checkpoint's weights in memory (tests,
+ * parity checks, small models).
  *
  * Sessions live in a `SessionPool`: `resident` (the default) creates all four
  * now and keeps them; `offload` (SUNO_OFFLOAD_CPU) keeps one open at a time.
- * Graphs come from `graphSource` when given (the graph cache), else are built
- * in memory. `sessionsOf(models)` returns the pool, for stages that swap
- * sessions later (compile).
+ * `sessionsOf(models)` returns the pool, for stages that manage sessions
+ * later (the worker engine releasing the main thread's).
  *
  * @since 0.1.0
  */
 import { Effect } from "effect"
 import type { Weights } from "../checkpoint/Tensor.ts"
-import type { GraphSource, InferenceBackend, ModelSource, SessionOptions } from "../onnx/InferenceBackend.ts"
-import type { InferenceError } from "../onnx/InferenceError.ts"
+import type { InferenceBackend, ModelSource, SessionOptions } from "../onnx/InferenceBackend.ts"
 import * as SessionPool from "../onnx/SessionPool.ts"
-import { makeCodecDecoder } from "./codec/decoder.ts"
+import { openCodecDecoder } from "./codec/decoder.ts"
 import type { BarkConfig } from "./config.ts"
-import { makeCausalGpt } from "./gpt/causalLM.ts"
-import { makeFineLM } from "./gpt/fineLM.ts"
-import { causalGptWeights, fineGptWeights } from "./gpt/weights.ts"
+import { openCausalGpt } from "./gpt/causalLM.ts"
+import { openFineLM } from "./gpt/fineLM.ts"
+import { subModelGraph } from "./graphs.ts"
 import type { BarkModels } from "./models.ts"
 
 /** The sub-models in generation order; also their session (and graph) names. */
 export const SUB_MODELS = ["semantic", "coarse", "fine", "codec"] as const
 export type SubModel = typeof SUB_MODELS[number]
 
-export interface LoadModelsOptions {
-  /** Where graphs come from (e.g. the graph cache). Default: built in memory. */
-  readonly graphSource?: GraphSource
+export interface OpenModelsOptions {
   /** Default "resident". */
   readonly mode?: SessionPool.PoolMode
-  /** Turns a graph source into what the backend loads, each time a session is created (e.g. reads a cached graph). */
-  readonly load?: (source: ModelSource, model: string) => Effect.Effect<ModelSource, InferenceError>
-  /** Options for every session, e.g. the optimisation level. */
+  /** Options for every session: threads, optimisation level, prepacking. */
   readonly sessionOptions?: Omit<SessionOptions, "model">
+  /** Per sub-model options on top of `sessionOptions` (e.g. where onnxruntime saves its optimised copy). */
+  readonly perModel?: Partial<Record<SubModel, Omit<SessionOptions, "model">>>
   /** Called after each sub-model is ready. */
   readonly onLoaded?: (model: SubModel, done: number) => Effect.Effect<void>
 }
 
 const pools = new WeakMap<BarkModels, SessionPool.SessionPool>()
 
-/** The session pool behind models made by `loadModels`; undefined for models made otherwise (in-memory fakes). */
+/** The session pool behind models made by `openModels`; undefined for models made otherwise (in-memory fakes). */
 export const sessionsOf = (models: BarkModels): SessionPool.SessionPool | undefined => pools.get(models)
 
-/** Builds the four sub-models of `weights` on `backend`; sessions are released with the scope. */
-export const loadModels = Effect.fn("loadModels")(function*(
-  weights: { readonly config: BarkConfig; readonly tensors: Weights },
+/** Opens the four sub-models from their graphs on `backend`; sessions are released with the scope. */
+export const openModels = Effect.fn("openModels")(function*(
+  config: BarkConfig,
+  sources: Readonly<Record<SubModel, ModelSource>>,
   backend: typeof InferenceBackend.Service,
-  options: LoadModelsOptions = {}
+  options: OpenModelsOptions = {}
 ) {
-  const { config, tensors } = weights
-  const pool = yield* SessionPool.make(backend, {
-    mode: options.mode ?? "resident",
-    ...(options.load === undefined ? {} : { load: options.load }),
-    ...(options.sessionOptions === undefined ? {} : { sessionOptions: options.sessionOptions })
-  })
-  const on = pool.backend
-  const graph = options.graphSource === undefined ? {} : { graphSource: options.graphSource }
+  const pool = yield* SessionPool.make(backend, { mode: options.mode ?? "resident" })
   let done = 0
+  // Each sub-model's sessions get the shared options plus its own, through a view of the pool.
+  const on = (model: SubModel): typeof InferenceBackend.Service => ({
+    ...pool.backend,
+    createSession: (source, sessionOptions) =>
+      pool.backend.createSession(source, { ...options.sessionOptions, ...options.perModel?.[model], ...sessionOptions })
+  })
   const loaded = <A, E, R>(model: SubModel, make: Effect.Effect<A, E, R>) =>
     Effect.tap(make, () => options.onLoaded?.(model, ++done) ?? Effect.void)
 
   const models: BarkModels = {
-    semantic: yield* loaded(
-      "semantic",
-      Effect.flatMap(causalGptWeights(tensors, "semantic", config.semantic_config), (w) => makeCausalGpt("semantic", w, on, graph))
-    ),
-    coarse: yield* loaded(
-      "coarse",
-      Effect.flatMap(
-        causalGptWeights(tensors, "coarse_acoustics", config.coarse_acoustics_config),
-        (w) => makeCausalGpt("coarse", w, on, graph)
-      )
-    ),
-    fine: yield* loaded("fine", Effect.flatMap(fineGptWeights(tensors, config.fine_acoustics_config), (w) => makeFineLM(w, on, graph))),
-    codec: yield* loaded("codec", makeCodecDecoder(tensors, config.codec_config, on, graph))
+    semantic: yield* loaded("semantic", openCausalGpt("semantic", config.semantic_config, sources.semantic, on("semantic"))),
+    coarse: yield* loaded("coarse", openCausalGpt("coarse", config.coarse_acoustics_config, sources.coarse, on("coarse"))),
+    fine: yield* loaded("fine", openFineLM(config.fine_acoustics_config, sources.fine, on("fine"))),
+    codec: yield* loaded("codec", openCodecDecoder(config.codec_config, sources.codec, on("codec")))
   }
   pools.set(models, pool)
   return models
+})
+
+/** Builds the graphs of `weights` in memory and opens them (see `openModels`). */
+export const buildModels = Effect.fn("buildModels")(function*(
+  weights: { readonly config: BarkConfig; readonly tensors: Weights },
+  backend: typeof InferenceBackend.Service,
+  options: OpenModelsOptions = {}
+) {
+  const graph = (model: SubModel) => subModelGraph(model, weights.tensors, weights.config)
+  const sources = {
+    semantic: yield* graph("semantic"),
+    coarse: yield* graph("coarse"),
+    fine: yield* graph("fine"),
+    codec: yield* graph("codec")
+  }
+  return yield* openModels(weights.config, sources, backend, options)
 })

@@ -10,8 +10,9 @@
  * @since 0.1.0
  */
 import { Context } from "effect"
-import type { Weights } from "../checkpoint/Tensor.ts"
+import type { SessionOptions } from "../onnx/InferenceBackend.ts"
 import type { BarkConfig } from "./config.ts"
+import type { SubModel } from "./loadModels.ts"
 import type { BarkModels } from "./models.ts"
 
 /** fetch-weights: the model repository's files on local disk, at a pinned revision. */
@@ -32,27 +33,38 @@ export class ModelFiles extends Context.Service<ModelFiles, {
   readonly weightsSha256: string | undefined
 }>()("bark-pipeline/ModelFiles") {}
 
-/** safe-load: validated weights and the model config. */
-export class LoadedWeights extends Context.Service<LoadedWeights, {
+/**
+ * safe-load: the model converted into the graph cache (now, from the
+ * validated checkpoint, or found there by an earlier start): the path of each
+ * sub-model's graph and the model's config. No weights are held.
+ */
+export class ConvertedModel extends Context.Service<ConvertedModel, {
   readonly config: BarkConfig
-  readonly tensors: Weights
-  readonly format: "safetensors" | "torch"
-  /** sha256 of the weights file: the key of the graph cache. */
+  /** Each sub-model's `.onnx` in the graph cache (weights in external data beside it). */
+  readonly graphs: Readonly<Record<SubModel, string>>
+  /** The graph-cache entry's key. */
+  readonly key: string
+  /** sha256 of the checkpoint file. */
   readonly sha256: string
-}>()("bark-pipeline/LoadedWeights") {}
+  /** Whether the entry was found in the cache (the checkpoint was not read). */
+  readonly cached: boolean
+}>()("bark-pipeline/ConvertedModel") {}
 
-/** preload: the four sub-models, with sessions on the chosen device (created lazily when offloading). */
+/** preload: the four sub-models, with sessions on the chosen device (opened lazily when offloading). */
 export class PreloadedModels extends Context.Service<PreloadedModels, {
-  readonly models: BarkModels
+  /** Undefined when the engine opens its own sessions (BARK_ENGINE=worker: the main thread opens none). */
+  readonly models: BarkModels | undefined
   /** Whether sessions are created per use and released after (SUNO_OFFLOAD_CPU). */
   readonly offload: boolean
-  /** Where the built graphs live in the graph cache. */
-  readonly graphDir: string
+  /** How the sessions are opened (optimisation level, prepacking): the worker engine opens its own the same way. */
+  readonly sessionOptions: Omit<SessionOptions, "model">
 }>()("bark-pipeline/PreloadedModels") {}
 
-/** compile: the models to serve with — optimised and warmed up, or preload's models passed through. */
+/** compile: the models to serve with, warmed up (or preload's passed through). */
 export class CompiledModels extends Context.Service<CompiledModels, {
-  readonly models: BarkModels
-  readonly optimized: boolean
+  /** Undefined when the engine opens its own sessions (worker engine). */
+  readonly models: BarkModels | undefined
+  /** The optimisation level the sessions were opened with. */
+  readonly optimization: string
   readonly warmedUp: boolean
 }>()("bark-pipeline/CompiledModels") {}

@@ -55,6 +55,16 @@ export const deviceStrict = flag("BARK_DEVICE_STRICT").pipe(Config.withDefault(f
 /** SUNO_OFFLOAD_CPU: create sessions lazily per sub-model and release them after use. Default false. */
 export const offloadCpu = flag("SUNO_OFFLOAD_CPU").pipe(Config.withDefault(false))
 
+/** BARK_VERIFY_CACHE: re-hash every byte of a graph-cache entry before using it (default: sizes and mtimes only). */
+export const verifyCache = flag("BARK_VERIFY_CACHE").pipe(Config.withDefault(false))
+
+/**
+ * BARK_ORT_PREPACK: let onnxruntime prepack MatMul weights into private
+ * copies (default false: sessions use the memory-mapped weights in the graph
+ * cache, shared between sessions and processes; see README, "Memory").
+ */
+export const prepack = flag("BARK_ORT_PREPACK").pipe(Config.withDefault(false))
+
 /**
  * The cache root: BARK_CACHE_DIR, else HF_HOME, else $XDG_CACHE_HOME/huggingface,
  * else ~/.cache/huggingface — where huggingface_hub keeps its `hub/` folder, so
@@ -91,3 +101,8 @@ export const enableCompile = Effect.gen(function*() {
   if (Option.isSome(legacy)) return { enabled: legacy.value, source: "BARK_ENABLE_TORCH_COMPILE" as const }
   return { enabled: true, source: "default" as const }
 })
+
+/** BARK_ENGINE: `in-process` (default) or `worker` (generation on a worker thread, which opens its own sessions). */
+export const engineKind = Config.Literals(["in-process", "worker"], "BARK_ENGINE").pipe(
+  Config.withDefault("in-process" as const)
+)

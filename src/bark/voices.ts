@@ -122,37 +122,72 @@ const readIndex = Effect.fnUntraced(function*(modelDir: string) {
   return yield* parseIndex(text, file)
 })
 
-/** Names of the voices a model directory offers (from `speaker_embeddings_path.json`), sorted; none without the file. */
+/** A listed voice's prompt files, resolved inside the model directory; undefined for a path that leaves it. */
+const entryFiles = (path: Path.Path, modelDir: string, entry: Readonly<Record<PromptKey, string>>) => {
+  const root = path.resolve(modelDir)
+  return KEYS.map((key) => {
+    const file = path.resolve(root, entry[key])
+    const inside = !path.relative(root, file).startsWith("..") && !path.isAbsolute(entry[key])
+    return { key, file, inside }
+  })
+}
+
+/** Whether the prompt files of a listed voice exist: all, some or none (e.g. a voice the hub did not fetch). */
+const presence = Effect.fnUntraced(function*(modelDir: string, entry: Readonly<Record<PromptKey, string>>) {
+  const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
+  const found = yield* Effect.forEach(
+    entryFiles(path, modelDir, entry),
+    ({ file, inside }) => inside ? fs.exists(file).pipe(Effect.orElseSucceed(() => false)) : Effect.succeed(true)
+  )
+  return found.every(Boolean) ? "all" : found.some(Boolean) ? "some" : "none"
+})
+
+/**
+ * Names of the voices a model directory offers, sorted: the entries of
+ * `speaker_embeddings_path.json` whose prompt files are there (a hub snapshot
+ * holds only the voices that were fetched, while its index lists all of the
+ * repository's); none without the file.
+ */
 export const listVoices = Effect.fn("bark.listVoices")(function*(modelDir: string) {
-  return Array.from((yield* readIndex(modelDir)).keys()).sort()
+  const index = yield* readIndex(modelDir)
+  const names: Array<string> = []
+  for (const [name, entry] of index) {
+    if ((yield* presence(modelDir, entry)) === "all") names.push(name)
+  }
+  return names.sort()
 })
 
 /**
  * Loads a voice: a path ending in `.npz` (suno format), or a name listed in the
- * model directory's `speaker_embeddings_path.json`. Unknown names fail with
- * the list of available voices.
+ * model directory's `speaker_embeddings_path.json` whose files are there.
+ * Unknown names, and listed voices without their files, fail with the list
+ * of available voices.
  */
 export const loadVoice = Effect.fn("bark.loadVoice")(function*(modelDir: string, voice: string) {
   if (voice.endsWith(".npz")) return yield* voiceFromNpz(voice, yield* readSmallFile(voice, voice))
   const path = yield* Path.Path
   const index = yield* readIndex(modelDir)
   const entry = index.get(voice)
-  if (entry === undefined) {
-    const available = Array.from(index.keys()).sort()
+  if (entry === undefined || (yield* presence(modelDir, entry)) === "none") {
+    const available = yield* listVoices(modelDir)
+    const unknown = entry === undefined
+      ? `unknown voice "${voice}"`
+      : `voice "${voice}" is listed in ${INDEX_FILE} but its prompt files are not in the model directory`
     return yield* new VoiceNotFound({
       voice,
       available,
       message: available.length === 0
-        ? `unknown voice "${voice}": the model directory lists no voices`
-        : `unknown voice "${voice}"; available: ${available.join(", ")}`,
-      remediation: "Use one of the available voice names, or a path to a suno .npz voice file."
+        ? `${unknown}: the model directory lists no voices`
+        : `${unknown}; available: ${available.join(", ")}`,
+      remediation: entry === undefined
+        ? "Use one of the available voice names, or a path to a suno .npz voice file."
+        : `Use one of the available voice names, fetch this one with the model (BARK_VOICES=${voice}), or give a path to a suno .npz voice file.`
     })
   }
-  const root = path.resolve(modelDir)
   const arrays = new Map<string, Tensor>()
-  for (const key of KEYS) {
-    const file = path.resolve(root, entry[key])
-    if (path.relative(root, file).startsWith("..") || path.isAbsolute(entry[key])) {
+  for (const { key, file, inside } of entryFiles(path, modelDir, entry)) {
+    if (!inside) {
       return yield* invalid(voice, `${INDEX_FILE} points ${key} outside the model directory (${entry[key]})`)
     }
     const bytes = yield* readSmallFile(voice, file)

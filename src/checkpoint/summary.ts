@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { bytesPerElement, type DType, numel, type Weights } from "./Tensor.ts"
+import { bytesPerElement, type DType, numel } from "./Tensor.ts"
 
 export interface WeightsSummary {
   readonly tensorCount: number
@@ -16,7 +16,7 @@ export interface WeightsSummary {
   readonly dtypes: Partial<Record<DType, number>>
 }
 
-export const summarize = (weights: Weights): WeightsSummary => {
+export const summarize = (weights: ReadonlyMap<string, { readonly dtype: DType; readonly shape: ReadonlyArray<number> }>): WeightsSummary => {
   let parameters = 0
   let bytes = 0
   const dtypes: Partial<Record<DType, number>> = {}

@@ -10,7 +10,7 @@
  */
 import { Config, Context, Effect, Layer, Option, type Scope } from "effect"
 import { InferenceSession, type Tensor } from "onnxruntime-node"
-import type { BuiltModel } from "./graph.ts"
+import { type BuiltModel, joinParts } from "./graph.ts"
 import { InferenceError } from "./InferenceError.ts"
 
 /** A model to load: built bytes (with their external weight files) or the path of an `.onnx` file. */
@@ -33,8 +33,20 @@ export interface SessionOptions {
   readonly intraOpNumThreads?: number
   /** Default "all". Use "disabled" for a model that was saved already optimised. */
   readonly graphOptimizationLevel?: OptimizationLevel
-  /** Where onnxruntime writes the optimised model (weights embedded) while creating the session. */
+  /** Where onnxruntime writes the optimised model while creating the session. */
   readonly optimizedModelFilePath?: string
+  /**
+   * With `optimizedModelFilePath`: the file (beside it) that receives the
+   * optimised model's weights, so the saved model opens with memory-mapped
+   * external data like the converted one.
+   */
+  readonly optimizedExternalDataFile?: string
+  /**
+   * Default true. false keeps onnxruntime from making private prepacked
+   * copies of MatMul weights: weights of a model opened by path stay in the
+   * shared, memory-mapped external data file (see README, "Memory").
+   */
+  readonly prepack?: boolean
 }
 
 /** An onnxruntime session reduced to what the graphs need. */
@@ -108,7 +120,15 @@ const make = (name: "cpu" | "cuda", providers: ReadonlyArray<string>, intraOpNum
         logSeverityLevel: 3,
         ...(threads === undefined ? {} : { intraOpNumThreads: threads }),
         ...(options.optimizedModelFilePath === undefined ? {} : { optimizedModelFilePath: options.optimizedModelFilePath }),
-        ...(typeof source === "string" ? {} : { externalData: source.externalData.map(({ data, path }) => ({ data, path })) })
+        // Session config keys, flat and dotted: the form onnxruntime-node passes through (ort-notes §4).
+        extra: {
+          ...(options.prepack === false ? { "session.disable_prepacking": "1" } : {}),
+          ...(options.optimizedExternalDataFile === undefined ? {} : {
+            "session.optimized_model_external_initializers_file_name": options.optimizedExternalDataFile,
+            "session.optimized_model_external_initializers_min_size_in_bytes": "1024"
+          })
+        },
+        ...(typeof source === "string" ? {} : { externalData: source.externalData.map((file) => ({ data: joinParts(file), path: file.path })) })
       }
       return Effect.acquireRelease(
         Effect.tryPromise({

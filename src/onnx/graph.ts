@@ -53,10 +53,31 @@ export type Attribute =
 export const float = (value: number): Attribute => ({ float: value })
 export const floats = (values: ReadonlyArray<number>): Attribute => ({ floats: values })
 
+/**
+ * An external weight file of a built model, as the pieces to write one after
+ * another (the initializers' own bytes and alignment padding): writing them
+ * in turn never needs a second copy of the weights in memory.
+ */
+export interface ExternalFile {
+  readonly path: string
+  readonly parts: ReadonlyArray<Uint8Array>
+}
+
 /** A serialised model: the `.onnx` bytes plus the external weight files it refers to (names relative to it). */
 export interface BuiltModel {
   readonly model: Uint8Array
-  readonly externalData: ReadonlyArray<{ readonly path: string; readonly data: Uint8Array }>
+  readonly externalData: ReadonlyArray<ExternalFile>
+}
+
+/** An external file's bytes in one buffer (for onnxruntime's in-memory `externalData`). */
+export const joinParts = (file: ExternalFile): Uint8Array => {
+  const out = new Uint8Array(file.parts.reduce((n, p) => n + p.byteLength, 0))
+  let at = 0
+  for (const p of file.parts) {
+    out.set(p, at)
+    at += p.byteLength
+  }
+  return out
 }
 
 export interface BuildOptions {
@@ -421,7 +442,7 @@ export class GraphBuilder {
       ],
       graph
     }).finish()
-    return { model, externalData: external === undefined || chunks.length === 0 ? [] : [{ path: external, data: concatBytes(chunks, offset) }] }
+    return { model, externalData: external === undefined || chunks.length === 0 ? [] : [{ path: external, parts: chunks }] }
   }
 
   // --------------------------------------------------------------- private
@@ -470,16 +491,6 @@ export class GraphBuilder {
 }
 
 const clampIndex = (i: number, size: number) => Math.min(size, Math.max(0, i < 0 ? i + size : i))
-
-const concatBytes = (chunks: ReadonlyArray<Uint8Array>, total: number): Uint8Array => {
-  const out = new Uint8Array(total)
-  let at = 0
-  for (const c of chunks) {
-    out.set(c, at)
-    at += c.byteLength
-  }
-  return out
-}
 
 const valueInfo = (v: Value): proto.IValueInfoProto => ({
   name: v.name,

@@ -22,6 +22,8 @@ export class StageReporter extends Context.Service<StageReporter, {
   readonly warn: (message: string, remediation?: string) => Effect.Effect<void>
   readonly progress: (update: ProgressUpdate) => Effect.Effect<void>
   readonly annotate: (metadata: Readonly<Record<string, Json>>) => Effect.Effect<void>
+  /** The build found its work already done (e.g. a cache hit): the outcome is `skipped` with this reason, and its value is provided. */
+  readonly skipped: (reason: string) => Effect.Effect<void>
 }>()("bark-pipeline/StageReporter") {}
 
 /** Records a recoverable problem: the stage's outcome becomes `warned`. */
@@ -34,6 +36,12 @@ export const progress = (update: ProgressUpdate) => StageReporter.use((r) => r.p
 export const annotate = (metadata: Readonly<Record<string, Json>>) => StageReporter.use((r) => r.annotate(metadata))
 
 /**
+ * Reports that the work was found already done (a cache hit): the stage's
+ * outcome becomes `skipped` with `reason`, unless it warned or failed.
+ */
+export const skipped = (reason: string) => StageReporter.use((r) => r.skipped(reason))
+
+/**
  * A reporter for running stage code outside a pipeline (library calls, tests):
  * warnings go to the log, progress and metadata are dropped.
  */
@@ -43,5 +51,6 @@ export const detached = (stage: string) =>
     warn: (message, remediation) =>
       Effect.logWarning(remediation === undefined ? message : `${message} (${remediation})`),
     progress: () => Effect.void,
-    annotate: () => Effect.void
+    annotate: () => Effect.void,
+    skipped: () => Effect.void
   })

@@ -8,7 +8,7 @@
 import { Effect } from "effect"
 import { Tensor as OrtTensor } from "onnxruntime-node"
 import type { Weights } from "../../checkpoint/Tensor.ts"
-import type { GraphSource, InferenceBackend } from "../../onnx/InferenceBackend.ts"
+import type { InferenceBackend, ModelSource } from "../../onnx/InferenceBackend.ts"
 import { InferenceError } from "../../onnx/InferenceError.ts"
 import type { CodecDecoder } from "../models.ts"
 import { BARK_CODEBOOKS, type CodecConfig, codecLayout } from "./config.ts"
@@ -48,22 +48,27 @@ const toCodesTensor = (codes: Int32Array, frames: number, codebookSize: number):
   return Effect.succeed(new OrtTensor("int64", values, [BARK_CODEBOOKS, frames]))
 }
 
-/**
- * Builds the decoder for a checkpoint's `codec_model.` weights and opens its
- * session on `backend`. Fails with `UnsupportedCodecConfig` or
- * `CodecWeightsError` on a checkpoint it cannot run, `InferenceError` when
- * the session cannot be created. `graphSource` may supply the graph instead
- * (e.g. from a graph cache; the weights are then not folded at all).
- */
+/** Builds the decoder graph of a checkpoint's `codec_model.*` weights in memory and opens it (see `openCodecDecoder`). */
 export const makeCodecDecoder = Effect.fn("makeCodecDecoder")(function*(
   weights: Weights,
   config: CodecConfig,
-  backend: typeof InferenceBackend.Service,
-  options: { readonly graphSource?: GraphSource } = {}
+  backend: typeof InferenceBackend.Service
 ) {
   const layout = yield* codecLayout(config)
-  const build = Effect.map(loadCodecWeights(weights, layout), (folded) => buildCodecGraph(layout, folded))
-  const source = options.graphSource === undefined ? yield* build : yield* options.graphSource(MODEL, build)
+  const source = buildCodecGraph(layout, yield* loadCodecWeights(weights, layout))
+  return yield* openCodecDecoder(config, source, backend)
+})
+
+/**
+ * Opens the EnCodec decoder graph `source` (built bytes, or the path of a
+ * converted model) as a session on `backend`, released with the scope.
+ */
+export const openCodecDecoder = Effect.fn("openCodecDecoder")(function*(
+  config: CodecConfig,
+  source: ModelSource,
+  backend: typeof InferenceBackend.Service
+) {
+  const layout = yield* codecLayout(config)
   const session = yield* backend.createSession(source, { model: MODEL })
 
   const run = (output: string) => (codes: Int32Array, frames: number) =>

@@ -1,21 +1,31 @@
 /**
  * Opens the four Bark sub-models of a model directory (config.json and the
- * weights) on an inference backend, with sessions released with the scope.
- * The worker engine loads its models this way: sessions cannot cross threads.
+ * weights) on an inference backend, with sessions released with the scope:
+ * the checkpoint is converted into the graph cache under `ownDir` the first
+ * time (see ../convert.ts), and every later call opens the cached graphs by
+ * path without reading it.
  *
  * @since 0.1.0
  */
 import { Effect, Path } from "effect"
-import { loadCheckpoint } from "../../checkpoint/load.ts"
 import { InferenceBackend } from "../../onnx/InferenceBackend.ts"
 import { loadBarkConfig } from "../config.ts"
-import { loadModels } from "../loadModels.ts"
+import { convertOnce } from "../convert.ts"
+import { openModels, type OpenModelsOptions } from "../loadModels.ts"
+import * as Settings from "../settings.ts"
 
-/** `weightsFile` is relative to `modelDir`; default model.safetensors. */
-export const openModelDir = Effect.fn("openModelDir")(function*(modelDir: string, weightsFile = "model.safetensors") {
+export interface OpenModelDirOptions extends OpenModelsOptions {
+  /** Relative to the model directory; default model.safetensors. */
+  readonly weightsFile?: string
+  /** This project's cache folder; default `{cache root}/bark-pipeline` (BARK_CACHE_DIR, HF_HOME, XDG_CACHE_HOME). */
+  readonly ownDir?: string
+}
+
+export const openModelDir = Effect.fn("openModelDir")(function*(modelDir: string, options: OpenModelDirOptions = {}) {
   const path = yield* Path.Path
   const backend = yield* InferenceBackend
   const config = yield* loadBarkConfig(path.join(modelDir, "config.json"))
-  const { tensors } = yield* loadCheckpoint(path.join(modelDir, weightsFile))
-  return yield* loadModels({ config, tensors }, backend)
+  const ownDir = options.ownDir ?? path.join((yield* Settings.cacheRoot).dir, "bark-pipeline")
+  const { entry } = yield* convertOnce({ weightsPath: path.join(modelDir, options.weightsFile ?? "model.safetensors"), config, ownDir })
+  return yield* openModels(entry.config, entry.graphs, backend, { ...options, sessionOptions: { prepack: false, ...options.sessionOptions } })
 })

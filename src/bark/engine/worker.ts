@@ -1,7 +1,7 @@
 /**
- * The worker thread of the worker engine: loads the models of the model
- * directory in `workerData` (a `WorkerSpec`) into its own onnxruntime
- * sessions, builds the in-process engine, and serves `ToWorker` requests —
+ * The worker thread of the worker engine: opens the converted model's
+ * graphs named in `workerData` (a `WorkerSpec`) as its own onnxruntime
+ * sessions (the weights are memory-mapped from the graph cache, not copied), builds the in-process engine, and serves `ToWorker` requests —
  * chunks and progress go back as they are ready, a `cancel` interrupts the
  * request's generation, `close` releases the sessions and ends the thread.
  *
@@ -15,7 +15,8 @@ import { parentPort, workerData } from "node:worker_threads"
 import { InferenceBackend } from "../../onnx/InferenceBackend.ts"
 import type { SynthesisProgress } from "./BarkEngine.ts"
 import { makeBarkEngine } from "./inProcess.ts"
-import { openModelDir } from "./openModelDir.ts"
+import { openModels } from "../loadModels.ts"
+import { warmUp } from "../warmUp.ts"
 import type { ErrorData, FromWorker, ToWorker, WorkerSpec } from "./workerProtocol.ts"
 
 const port = parentPort!
@@ -36,7 +37,8 @@ const errorData = (error: unknown): ErrorData => {
 }
 
 const serve = Effect.gen(function*() {
-  const models = yield* openModelDir(spec.modelDir, spec.weightsFile)
+  const models = yield* openModels(spec.config, spec.graphs, yield* InferenceBackend, spec.sessionOptions === undefined ? {} : { sessionOptions: spec.sessionOptions })
+  if (spec.warmUp === true) yield* warmUp(models)
   const engine = yield* makeBarkEngine(models, spec.modelDir, spec.engine)
   const running = new Map<number, Fiber.Fiber<void>>()
   const closed = yield* Deferred.make<void>()

@@ -7,16 +7,28 @@
  * @since 0.1.0
  */
 import type { AudioChunk, SynthesisOptions, SynthesisProgress } from "./BarkEngine.ts"
+import type { SessionOptions } from "../../onnx/InferenceBackend.ts"
+import type { BarkConfig } from "../config.ts"
+import type { SubModel } from "../loadModels.ts"
 import type { EngineOptions } from "./inProcess.ts"
 
-/** What the worker loads: given through `workerData`. */
+/**
+ * What the worker opens, given through `workerData`: the converted model's
+ * graphs by path (no weights cross threads) and the model directory for the
+ * tokenizer and voices.
+ */
 export interface WorkerSpec {
-  /** The model directory: config.json, the weights, vocab.txt, voices. */
+  /** The model directory: config.json, vocab.txt, voices. */
   readonly modelDir: string
-  /** Relative to `modelDir`; default model.safetensors. */
-  readonly weightsFile?: string
+  readonly config: BarkConfig
+  /** Each sub-model's `.onnx` in the graph cache. */
+  readonly graphs: Readonly<Record<SubModel, string>>
   readonly backend: "cpu" | "cuda"
   readonly intraOpNumThreads?: number
+  /** How to open the sessions: the options preload would have used. */
+  readonly sessionOptions?: Omit<SessionOptions, "model">
+  /** Whether to warm every sub-model up before reporting ready. */
+  readonly warmUp?: boolean
   readonly engine?: EngineOptions
 }
 

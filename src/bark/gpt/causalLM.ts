@@ -8,7 +8,8 @@
  */
 import { Effect } from "effect"
 import { Tensor } from "onnxruntime-node"
-import type { GraphSource, InferenceBackend } from "../../onnx/InferenceBackend.ts"
+import type { InferenceBackend, ModelSource } from "../../onnx/InferenceBackend.ts"
+import type { GptConfig } from "../config.ts"
 import { InferenceError } from "../../onnx/InferenceError.ts"
 import type { CausalLM, DecoderState, DecoderStep } from "../models.ts"
 import { causalGptGraph, type LogitsFor, names, paddedHeadDim } from "./graph.ts"
@@ -25,21 +26,33 @@ export interface CausalGpt extends CausalLM {
   readonly blockSize: number
 }
 
+/** What a causal GPT's session needs to know of its model: its `config.json` section (biases aside). */
+export type CausalDims = Omit<GptConfig, "bias">
+
+/** The dims of `weights` (they match the config they were checked against). */
+export const causalDims = (weights: CausalGptWeights): CausalDims => ({
+  num_layers: weights.blocks.length,
+  num_heads: weights.numHeads,
+  hidden_size: weights.hiddenSize,
+  block_size: weights.blockSize,
+  input_vocab_size: weights.tokenEmbedding.shape[0]!,
+  output_vocab_size: weights.lmHead.shape[0]!
+})
+
 /**
- * Builds the graph and opens a session for `weights` on `backend` (released with the scope). With `logitsFor: "all"`
- * the `logits` of `prefill` hold every position (`[T, vocab]` row-major),
- * which whole-sequence checks need; generation uses "last" (the default).
- * `graphSource` may supply the graph instead (e.g. from a graph cache).
+ * Builds the graph of `weights` in memory and opens it on `backend` (see
+ * `openCausalGpt`). With `logitsFor: "all"` the `logits` of `prefill` hold
+ * every position (`[T, vocab]` row-major), which whole-sequence checks need;
+ * generation uses "last" (the default).
  */
 export const makeCausalGpt = Effect.fn("makeCausalGpt")(function*(
   model: string,
   weights: CausalGptWeights,
   backend: typeof InferenceBackend.Service,
-  options: { readonly logitsFor?: LogitsFor; readonly graphSource?: GraphSource } = {}
+  options: { readonly logitsFor?: LogitsFor } = {}
 ) {
-  const logitsFor = options.logitsFor ?? "last"
-  const build = Effect.try({
-    try: () => causalGptGraph(weights, logitsFor),
+  const source = yield* Effect.try({
+    try: () => causalGptGraph(weights, options.logitsFor ?? "last"),
     catch: (cause) =>
       new InferenceError({
         model,
@@ -47,15 +60,25 @@ export const makeCausalGpt = Effect.fn("makeCausalGpt")(function*(
         remediation: "check that the checkpoint matches its config.json"
       })
   })
-  const graph = logitsFor === "last" ? model : `${model}-logits-${logitsFor}`
-  const source = options.graphSource === undefined ? yield* build : yield* options.graphSource(graph, build)
-  const session = yield* backend.createSession(source, { model })
+  return yield* openCausalGpt(model, causalDims(weights), source, backend)
+})
 
-  const layers = weights.blocks.length
-  const heads = weights.numHeads
-  const headDim = paddedHeadDim(weights.hiddenSize, heads)
-  const vocabIn = weights.tokenEmbedding.shape[0]!
-  const vocabOut = weights.lmHead.shape[0]!
+/**
+ * Opens the causal GPT graph `source` (built bytes, or the path of a
+ * converted model) as a session on `backend`, released with the scope.
+ */
+export const openCausalGpt = Effect.fn("openCausalGpt")(function*(
+  model: string,
+  dims: CausalDims,
+  source: ModelSource,
+  backend: typeof InferenceBackend.Service
+) {
+  const session = yield* backend.createSession(source, { model })
+  const layers = dims.num_layers
+  const heads = dims.num_heads
+  const headDim = paddedHeadDim(dims.hidden_size, heads)
+  const vocabIn = dims.input_vocab_size
+  const vocabOut = dims.output_vocab_size
   const caches = new WeakMap<DecoderState, KvCache>()
   const kvNames = Array.from({ length: layers }, (_, l) => names.newKeyValues(l))
 
@@ -65,9 +88,9 @@ export const makeCausalGpt = Effect.fn("makeCausalGpt")(function*(
   const forward = Effect.fnUntraced(function*(cache: KvCache, ids: BigInt64Array, idWeights: Float32Array, rows: number) {
     const count = ids.length / rows
     const past = cache.length
-    if (past + count > weights.blockSize) {
+    if (past + count > dims.block_size) {
       return yield* fail(
-        `the ${model} sequence would reach ${past + count} positions; the model attends over at most ${weights.blockSize}`,
+        `the ${model} sequence would reach ${past + count} positions; the model attends over at most ${dims.block_size}`,
         "shorten the text, the history prompt or the number of generated tokens"
       )
     }
@@ -149,6 +172,6 @@ export const makeCausalGpt = Effect.fn("makeCausalGpt")(function*(
       return yield* forward(cache, BigInt64Array.of(BigInt(id)), Float32Array.of(1), 1)
     })
 
-  const gpt: CausalGpt = { model, blockSize: weights.blockSize, outputVocabSize: vocabOut, prefill, step }
+  const gpt: CausalGpt = { model, blockSize: dims.block_size, outputVocabSize: vocabOut, prefill, step }
   return gpt
 })

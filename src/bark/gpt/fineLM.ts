@@ -6,39 +6,60 @@
  */
 import { Effect } from "effect"
 import { Tensor } from "onnxruntime-node"
-import type { GraphSource, InferenceBackend } from "../../onnx/InferenceBackend.ts"
+import type { InferenceBackend, ModelSource } from "../../onnx/InferenceBackend.ts"
+import type { FineConfig } from "../config.ts"
 import { InferenceError } from "../../onnx/InferenceError.ts"
 import type { FineLM } from "../models.ts"
 import { fineGptGraph, names } from "./graph.ts"
 import type { FineGptWeights } from "./weights.ts"
 
-/**
- * Builds the fine graph and opens its session on `backend` (released with the scope); the window is the model's `block_size` frames.
- * `graphSource` may supply the graph instead (e.g. from a graph cache).
- */
-export const makeFineLM = Effect.fn("makeFineLM")(function*(
-  weights: FineGptWeights,
-  backend: typeof InferenceBackend.Service,
-  options: { readonly graphSource?: GraphSource } = {}
-) {
-  const model = "fine"
-  const build = Effect.try({
+/** What the fine model's session needs to know of its model: its `config.json` section (biases aside). */
+export type FineDims = Omit<FineConfig, "bias">
+
+/** The dims of `weights` (they match the config they were checked against). */
+export const fineDims = (weights: FineGptWeights): FineDims => ({
+  num_layers: weights.blocks.length,
+  num_heads: weights.numHeads,
+  hidden_size: weights.hiddenSize,
+  block_size: weights.blockSize,
+  input_vocab_size: weights.tokenEmbeddings[0]!.shape[0]!,
+  output_vocab_size: weights.lmHeads[0]!.shape[0]!,
+  n_codes_total: weights.tokenEmbeddings.length,
+  n_codes_given: weights.nCodesGiven
+})
+
+/** Builds the fine graph of `weights` in memory and opens it on `backend` (see `openFineLM`). */
+export const makeFineLM = Effect.fn("makeFineLM")(function*(weights: FineGptWeights, backend: typeof InferenceBackend.Service) {
+  const source = yield* Effect.try({
     try: () => fineGptGraph(weights),
     catch: (cause) =>
       new InferenceError({
-        model,
+        model: "fine",
         message: `could not build the fine graph: ${cause instanceof Error ? cause.message : String(cause)}`,
         remediation: "check that the checkpoint matches its config.json"
       })
   })
-  const source = options.graphSource === undefined ? yield* build : yield* options.graphSource(model, build)
+  return yield* openFineLM(fineDims(weights), source, backend)
+})
+
+/**
+ * Opens the fine graph `source` (built bytes, or the path of a converted
+ * model) as a session on `backend`, released with the scope; the window is
+ * the model's `block_size` frames.
+ */
+export const openFineLM = Effect.fn("openFineLM")(function*(
+  dims: FineDims,
+  source: ModelSource,
+  backend: typeof InferenceBackend.Service
+) {
+  const model = "fine"
   const session = yield* backend.createSession(source, { model })
 
-  const windowSize = weights.blockSize
-  const nCodes = weights.tokenEmbeddings.length
-  const vocabIn = weights.tokenEmbeddings[0]!.shape[0]!
-  const outputVocabSize = weights.lmHeads[0]!.shape[0]!
-  const firstPredicted = weights.nCodesGiven
+  const windowSize = dims.block_size
+  const nCodes = dims.n_codes_total
+  const vocabIn = dims.input_vocab_size
+  const outputVocabSize = dims.output_vocab_size
+  const firstPredicted = dims.n_codes_given
 
   const fail = (message: string, remediation: string) => new InferenceError({ model, message, remediation })
 

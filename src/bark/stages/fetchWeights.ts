@@ -6,34 +6,91 @@
  *
  * @since 0.1.0
  */
-import { NodeHttpClient } from "@effect/platform-node"
-import { Config, Effect } from "effect"
+import { NodeHttpClient, NodeServices } from "@effect/platform-node"
+import { Config, Effect, Option } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Stage from "../../pipeline/Stage.ts"
-import { StageFatal } from "../../pipeline/StageFatal.ts"
+import { fromError, StageFatal } from "../../pipeline/StageFatal.ts"
 import * as StageReporter from "../../pipeline/StageReporter.ts"
-import { barkFiles } from "../../hub/barkFiles.ts"
+import { barkFiles, VOICE_INDEX, voicesIn } from "../../hub/barkFiles.ts"
+import { HubConfig } from "../../hub/HubConfig.ts"
+import type { HubError } from "../../hub/HubError.ts"
 import { snapshotDownload } from "../../hub/SnapshotDownload.ts"
 import { ModelFiles } from "../services.ts"
 import * as Settings from "../settings.ts"
+import { listVoices } from "../voices.ts"
 import { CacheDirs } from "./cacheDirs.ts"
+
+/** The voice fetched when BARK_VOICES is unset, if the repository has it. */
+export const DEFAULT_VOICE = "v2/en_speaker_6"
+
+/** What BARK_VOICES asks for. */
+export interface VoiceRequest {
+  /** Voice presets, or `all`. */
+  readonly names: ReadonlyArray<string>
+  /** True when BARK_VOICES is set: a named voice the repository lacks is then fatal, not a warning. */
+  readonly explicit: boolean
+}
 
 /**
  * BARK_VOICES: comma-separated voice presets whose prompts are fetched, or
- * `all` for every preset the repository has. Default `v2/en_speaker_6`.
+ * `all` for every preset the repository has. Unset: `v2/en_speaker_6` when
+ * the repository has it (a repository without voices is a valid model).
  */
-export const voices = Config.String("BARK_VOICES").pipe(
-  Config.withDefault("v2/en_speaker_6"),
-  Config.map((raw) => raw.split(",").map((v) => v.trim()).filter((v) => v.length > 0))
+export const voices: Config.Config<VoiceRequest> = Config.option(Config.String("BARK_VOICES")).pipe(
+  Config.map(Option.match({
+    onNone: (): VoiceRequest => ({ names: [DEFAULT_VOICE], explicit: false }),
+    onSome: (raw): VoiceRequest => ({
+      names: raw.split(",").map((v) => v.trim()).filter((v) => v.length > 0),
+      explicit: true
+    })
+  }))
 )
 
-const semanticPrompt = /^speaker_embeddings\/(.+)_semantic_prompt\.npy$/
+/** Which voices of a request a listing has, and which it lacks. */
+export const planVoices = (request: VoiceRequest, listing: ReadonlyArray<string>) => {
+  const available = voicesIn(listing)
+  if (request.names.includes("all")) return { available, fetch: available, missing: [] as ReadonlyArray<string> }
+  const missing = request.names.filter((v) => !available.includes(v))
+  // Explicit voices are fetched even when unlisted, so the hub names them before any transfer.
+  const fetch = request.explicit ? request.names : request.names.filter((v) => available.includes(v))
+  return { available, fetch, missing }
+}
 
-/** The voice presets among a repo's files: each one's semantic prompt names it. */
-const presetsIn = (files: ReadonlyArray<string>) => files.flatMap((f) => semanticPrompt.exec(f)?.slice(1, 2) ?? [])
+const listOf = (names: ReadonlyArray<string>) => names.map((v) => `"${v}"`).join(", ")
+
+const hasVoices = (where: string, available: ReadonlyArray<string>) =>
+  available.length === 0
+    ? `${where} has no voice prompts (no speaker_embeddings/)`
+    : `${where} has ${available.length === 1 ? "the voice" : "the voices"} ${available.join(", ")}`
+
+/** A voice named in BARK_VOICES that the model lacks: fatal, with the voices it has. */
+const voicesMissing = (where: string, missing: ReadonlyArray<string>, available: ReadonlyArray<string>) =>
+  new StageFatal({
+    message: `BARK_VOICES names ${listOf(missing)}, which ${where} lacks; ${hasVoices("it", available)}`,
+    remediation: available.length === 0
+      ? "unset BARK_VOICES (synthesis without a voice prompt works), or pass the path of a suno .npz voice per request"
+      : `set BARK_VOICES to voices the model has (e.g. ${available[0]}, or all), or unset it`,
+    errorTag: "VoiceNotFound"
+  })
+
+/** The default voice the repository lacks: a warning; the model still loads. */
+const defaultVoiceMissing = (where: string, missing: ReadonlyArray<string>, available: ReadonlyArray<string>) =>
+  StageReporter.warn(
+    `${where} lacks the default voice ${listOf(missing)}, so no voice prompt was fetched; ${
+      hasVoices("it", available)
+    }. Synthesis without a voice prompt still works (Bark picks a random speaker).`,
+    available.length === 0
+      ? "to use a voice, pass the path of a suno .npz voice per request, or use a model that has speaker_embeddings/ (e.g. suno/bark-small)"
+      : `to use a voice, set BARK_VOICES to voices the repository has (e.g. ${available[0]}, or all), or pass the path of a suno .npz voice per request`
+  )
 
 const weightFiles = ["model.safetensors", "pytorch_model.bin"] as const
+
+/** Whether a listing has every file of the model besides the voices. */
+const requiredListed = (listing: ReadonlyArray<string>) =>
+  barkFiles(listing.map((rfilename) => ({ rfilename })), []).every((f) => f === VOICE_INDEX || listing.includes(f))
 
 /** The files of a local model directory, or a fatal error naming what is missing. */
 export const localModelFiles = (dir: string) =>
@@ -68,6 +125,19 @@ const isLocalDirectory = (model: string) => fs.existsSync(model) && fs.statSync(
 
 const mb = (bytes: number) => Math.round((bytes / 1024 ** 2) * 10) / 10
 
+/** Fails when BARK_VOICES names voices the local model directory lacks. */
+const checkLocalVoices = (dir: string) =>
+  Effect.gen(function*() {
+    const request = yield* voices
+    if (!request.explicit || request.names.includes("all")) return
+    const available = yield* listVoices(dir).pipe(
+      Effect.mapError((e) => fromError(e)),
+      Effect.provide(NodeServices.layer)
+    )
+    const missing = request.names.filter((v) => !available.includes(v))
+    if (missing.length > 0) return yield* voicesMissing(`the model directory ${dir}`, missing, available)
+  })
+
 export const stage = Stage.make({
   name: "fetch-weights",
   purpose: "download (or find in the HF cache) the model's files at a pinned revision",
@@ -76,22 +146,30 @@ export const stage = Stage.make({
   skip: {
     when: Effect.map(Settings.model, (model) =>
       isLocalDirectory(model) ? `BARK_MODEL is a local directory (${path.resolve(model)})` : undefined),
-    value: Effect.flatMap(Settings.model, (model) => localModelFiles(path.resolve(model)))
+    value: Effect.flatMap(Settings.model, (model) =>
+      Effect.tap(localModelFiles(path.resolve(model)), () => checkLocalVoices(path.resolve(model))))
   },
   build: Effect.gen(function*() {
     const dirs = yield* CacheDirs
     const repo = yield* Settings.model
     const revision = yield* Settings.revision
     const force = yield* Settings.forceDownload
-    const wanted = yield* voices
+    const request = yield* voices
+    const offline = yield* HubConfig.pipe(Effect.map((s) => s.offline), Effect.orElseSucceed(() => false))
     const reporter = yield* StageReporter.StageReporter
+    // The revision's listing (offline: the cached snapshot's), as the hub client last showed it to `select`.
+    let listing: ReadonlyArray<string> = []
     const snapshot = yield* snapshotDownload({
       repo,
       revision,
       cacheRoot: dirs.root,
       force,
-      select: (siblings) =>
-        barkFiles(siblings, wanted.includes("all") ? presetsIn(siblings.map((s) => s.rfilename)) : wanted),
+      select: (siblings) => {
+        listing = siblings.map((s) => s.rfilename)
+        const files = barkFiles(siblings, planVoices(request, listing).fetch)
+        // A repository without voices may lack the index too.
+        return files.filter((f) => f !== VOICE_INDEX || listing.includes(VOICE_INDEX))
+      },
       onProgress: (e) =>
         reporter.progress({
           unit: "bytes",
@@ -101,7 +179,21 @@ export const stage = Stage.make({
           ...(e.total === undefined ? {} : { total: e.total }),
           ...(e.etaSeconds === undefined ? {} : { etaSeconds: e.etaSeconds })
         })
-    }).pipe(Effect.provide(NodeHttpClient.layerUndici))
+    }).pipe(
+      Effect.provide(NodeHttpClient.layerUndici),
+      Effect.catchTag("HubError", (e): Effect.Effect<never, HubError | StageFatal> => {
+        // Only the named voices are missing: say which voices the repository has instead of which files it lacks.
+        const { available, missing } = planVoices(request, listing)
+        return e.reason === "not-found" && request.explicit && missing.length > 0 && requiredListed(listing)
+          ? Effect.fail(voicesMissing(`${repo} at revision ${revision}`, missing, available))
+          : Effect.fail(e)
+      })
+    )
+    const { available, missing } = planVoices(request, listing)
+    if (!request.explicit && missing.length > 0) {
+      const where = offline ? `the cached snapshot of ${repo} at revision ${revision}` : `${repo} at revision ${revision}`
+      yield* defaultVoiceMissing(where, missing, available)
+    }
     const weights = snapshot.files.find((f) => (weightFiles as ReadonlyArray<string>).includes(f.path))!
     const bytes = snapshot.files.reduce((n, f) => n + f.bytes, 0)
     yield* StageReporter.annotate({
@@ -109,7 +201,8 @@ export const stage = Stage.make({
       repo,
       revision,
       commit: snapshot.commit,
-      voices: presetsIn(snapshot.files.map((f) => f.path)),
+      voices: voicesIn(snapshot.files.map((f) => f.path)),
+      ...(missing.length > 0 ? { missingVoices: missing } : {}),
       files: snapshot.files.map((f) => f.path),
       bytes,
       cacheHits: snapshot.files.filter((f) => f.cached).length,

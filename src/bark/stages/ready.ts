@@ -5,9 +5,9 @@
  * pipeline's context provides `BarkEngine` to whoever serves it.
  *
  * `BARK_ENGINE=worker` runs generation on a worker thread instead, which
- * loads its own sessions from the model files, so that the main thread (an
- * HTTP server) keeps answering while a model runs. Once the worker is up the
- * main thread's sessions are released, so the models are not held twice.
+ * opens its own sessions from the converted model's files (preload opened
+ * none on the main thread), so that the main thread (an HTTP server) keeps
+ * answering while a model runs.
  *
  * @since 0.1.0
  */
@@ -18,45 +18,43 @@ import * as StageReporter from "../../pipeline/StageReporter.ts"
 import { BarkEngine } from "../engine/BarkEngine.ts"
 import { type EngineOptions, makeBarkEngine } from "../engine/inProcess.ts"
 import { makeWorkerEngine } from "../engine/workerEngine.ts"
-import { sessionsOf } from "../loadModels.ts"
-import { CompiledModels, ModelFiles } from "../services.ts"
-
-/** BARK_ENGINE: `in-process` (default) or `worker` (generation on a worker thread). */
-export const engineKind = Config.Literals(["in-process", "worker"], "BARK_ENGINE").pipe(
-  Config.withDefault("in-process" as const)
-)
+import { StageFatal } from "../../pipeline/StageFatal.ts"
+import { CompiledModels, ConvertedModel, ModelFiles, PreloadedModels } from "../services.ts"
+import * as Settings from "../settings.ts"
 
 const intraOpThreads = Config.option(Config.Int("BARK_INTRA_OP_THREADS"))
-
-/**
- * Closes the sessions of the main thread's models, which the worker engine
- * does not use; returns how many were open. Models not made by `loadModels`
- * have none.
- */
-const releaseMainThreadSessions = Effect.gen(function*() {
-  const { models } = yield* CompiledModels
-  const pool = sessionsOf(models)
-  return pool === undefined ? 0 : yield* pool.releaseAll
-})
 
 const buildEngine = (options: EngineOptions) =>
   Effect.gen(function*() {
     const files = yield* ModelFiles
-    const kind = yield* engineKind
+    const kind = yield* Settings.engineKind
+    const { models, warmedUp } = yield* CompiledModels
     if (kind === "in-process") {
-      const { models } = yield* CompiledModels
-      return { kind, engine: yield* makeBarkEngine(models, files.dir, options), metadata: {} }
+      if (models === undefined) {
+        return yield* new StageFatal({
+          message: "the compile stage provided no models for the in-process engine",
+          remediation: "run the recipe's preload stage with BARK_ENGINE=in-process, or set BARK_ENGINE=worker",
+          errorTag: "NoModels"
+        })
+      }
+      return { kind: "in-process", engine: yield* makeBarkEngine(models, files.dir, options), metadata: {} }
     }
+    const converted = yield* ConvertedModel
+    const preloaded = yield* PreloadedModels
     const backend = yield* InferenceBackend
     const threads = yield* intraOpThreads
+    const compile = yield* Settings.enableCompile
     const engine = yield* makeWorkerEngine({
       modelDir: files.dir,
-      weightsFile: files.weightsFile,
+      config: converted.config,
+      graphs: converted.graphs,
       backend: backend.name === "cuda" ? "cuda" : "cpu",
       ...(Option.isSome(threads) ? { intraOpNumThreads: threads.value } : {}),
+      sessionOptions: preloaded.sessionOptions,
+      warmUp: compile.enabled && !preloaded.offload && !warmedUp,
       engine: options
     })
-    return { kind, engine, metadata: { releasedSessions: yield* releaseMainThreadSessions } }
+    return { kind, engine, metadata: { opensSessions: "worker thread" } }
   })
 
 /** The stage with engine options of the recipe's own (e.g. a longer pause between chunks). */
@@ -65,7 +63,7 @@ export const make = (options: EngineOptions = {}) =>
     name: "ready",
     purpose: "build the synthesis engine on the compiled models and mark the service ready",
     provides: BarkEngine,
-    needs: [CompiledModels, ModelFiles, InferenceBackend],
+    needs: [CompiledModels, PreloadedModels, ConvertedModel, ModelFiles, InferenceBackend],
     build: Effect.gen(function*() {
       const { kind, engine, metadata } = yield* buildEngine(options)
       yield* StageReporter.annotate({ engine: kind, voices: engine.voices.length, sampleRate: engine.sampleRate, ...metadata })

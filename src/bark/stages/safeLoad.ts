@@ -1,30 +1,44 @@
 /**
- * Stage `safe-load`: the model config and validated weights. Safetensors
- * headers are checked before anything is trusted; `pytorch_model.bin` goes
- * through the restricted unpickler, which constructs only allowlisted globals
- * (a recipe extends the list with `make({ allow })`). Nothing in a checkpoint
- * is executed.
+ * Stage `safe-load`: the checkpoint validated and converted, once, into the
+ * graph cache (./../convert.ts), or found there already converted.
+ *
+ * On a cache miss the checkpoint is opened for reading tensor by tensor:
+ * safetensors headers are checked before anything is trusted;
+ * `pytorch_model.bin` goes through the restricted unpickler, which constructs
+ * only allowlisted globals (a recipe extends the list with `make({ allow })`).
+ * Nothing in a checkpoint is executed. Each sub-model's tensors are read,
+ * turned into its graph and written, then dropped.
+ *
+ * On a hit the stage is `skipped` (cache hit) and the checkpoint is not read:
+ * its identity is the hub's sha256, or for a local file a hash remembered by
+ * size and mtime. The check is O(files) (sizes and mtimes against the
+ * manifest); BARK_VERIFY_CACHE=1 re-hashes every byte. An entry that does not
+ * check out is removed and converted again, with a warning.
  *
  * @since 0.1.0
  */
-import { Effect } from "effect"
-import { createHash } from "node:crypto"
-import * as path from "node:path"
+import { Effect, Path } from "effect"
+import type { SafeGlobal } from "../../checkpoint/pickle.ts"
 import * as Stage from "../../pipeline/Stage.ts"
 import { StageFatal } from "../../pipeline/StageFatal.ts"
 import * as StageReporter from "../../pipeline/StageReporter.ts"
-import { loadCheckpoint } from "../../checkpoint/load.ts"
-import type { SafeGlobal } from "../../checkpoint/pickle.ts"
-import { summarize } from "../../checkpoint/summary.ts"
-import type { Weights } from "../../checkpoint/Tensor.ts"
 import { loadBarkConfig } from "../config.ts"
-import { LoadedWeights, ModelFiles } from "../services.ts"
+import { convertOnce } from "../convert.ts"
+import * as GraphCache from "../graphCache.ts"
+import { SUB_MODELS } from "../loadModels.ts"
+import { ConvertedModel, ModelFiles } from "../services.ts"
+import * as Settings from "../settings.ts"
+import { CacheDirs } from "./cacheDirs.ts"
+import { tensorPrefix } from "../graphs.ts"
 
-/** The sub-model prefixes of a Hugging Face BarkModel state dict. */
-const prefixes = ["semantic.", "coarse_acoustics.", "fine_acoustics.", "codec_model."] as const
+/** The graph cache of a run: `{CacheDirs.own}/graphs`. */
+export const graphCacheOf = Effect.fn("graphCacheOf")(function*(dirs: typeof CacheDirs.Service) {
+  const path = yield* Path.Path
+  return yield* GraphCache.make(path.join(dirs.own, "graphs"))
+})
 
-const checkLayout = (tensors: Weights, file: string) => {
-  const missing = prefixes.filter((p) => ![...tensors.keys()].some((k) => k.startsWith(p)))
+const checkLayout = (names: ReadonlyArray<string>, file: string) => {
+  const missing = SUB_MODELS.map((m) => tensorPrefix[m]).filter((p) => !names.some((k) => k.startsWith(p)))
   return missing.length === 0
     ? Effect.void
     : Effect.fail(
@@ -40,28 +54,75 @@ const checkLayout = (tensors: Weights, file: string) => {
 export const make = (options: { readonly allow?: ReadonlyArray<SafeGlobal> } = {}) =>
   Stage.make({
     name: "safe-load",
-    purpose: "read the config and the weights without executing anything in them",
-    provides: LoadedWeights,
-    needs: [ModelFiles],
+    purpose: "validate the checkpoint without executing anything in it and convert it, once, into the graph cache",
+    provides: ConvertedModel,
+    needs: [ModelFiles, CacheDirs],
     build: Effect.gen(function*() {
       const files = yield* ModelFiles
+      const dirs = yield* CacheDirs
+      const path = yield* Path.Path
+      const reporter = yield* StageReporter.StageReporter
       const weightsPath = path.join(files.dir, files.weightsFile)
       const config = yield* loadBarkConfig(path.join(files.dir, "config.json"))
-      const checkpoint = yield* loadCheckpoint(weightsPath, options.allow === undefined ? {} : { allow: options.allow })
-      yield* checkLayout(checkpoint.tensors, weightsPath)
-      const sha256 = files.weightsSha256 ?? createHash("sha256").update(checkpoint.bytes).digest("hex")
-      const summary = summarize(checkpoint.tensors)
+      const verify = yield* Settings.verifyCache
+      const convertMs: Record<string, number> = {}
+      const converted = yield* convertOnce({
+        weightsPath,
+        config,
+        ownDir: dirs.own,
+        knownSha256: files.weightsSha256,
+        verify,
+        allow: options.allow,
+        onOpened: (reader, summary) =>
+          Effect.andThen(
+            reporter.annotate({
+              format: reader.format,
+              tensors: summary.tensorCount,
+              parameters: summary.parameters,
+              bytes: summary.bytes,
+              dtypes: summary.dtypes,
+              ...(options.allow === undefined ? {} : { extraAllowedGlobals: options.allow.map((g) => `${g.module}.${g.name}`) })
+            }),
+            checkLayout([...reader.tensors.keys()], weightsPath)
+          ),
+        onConverted: (model, done, ms) =>
+          Effect.andThen(
+            Effect.sync(() => void (convertMs[model] = ms)),
+            reporter.progress({ unit: "sub-models", done, total: SUB_MODELS.length, label: model })
+          )
+      }).pipe(Effect.mapError((e) =>
+        e._tag === "PlatformError"
+          ? new StageFatal({
+            message: `cannot read the checkpoint ${weightsPath}: ${e.message}`,
+            remediation: "check that the file exists and is readable; fetch the model again if it was removed",
+            errorTag: "CheckpointUnreadable"
+          })
+          : e
+      ))
       yield* StageReporter.annotate({
         file: files.weightsFile,
-        format: checkpoint.format,
-        sha256,
-        tensors: summary.tensorCount,
-        parameters: summary.parameters,
-        bytes: summary.bytes,
-        dtypes: summary.dtypes,
-        ...(options.allow === undefined ? {} : { extraAllowedGlobals: options.allow.map((g) => `${g.module}.${g.name}`) })
+        sha256: converted.sha256,
+        hashed: converted.hashed,
+        graphCache: converted.cache,
+        graphCacheKey: converted.entry.key,
+        graphBytes: converted.entry.bytes,
+        verified: verify,
+        ...(converted.cache === "hit" ? {} : { convertMs })
       })
-      return LoadedWeights.of({ config, tensors: checkpoint.tensors, format: checkpoint.format, sha256 })
+      if (converted.cache === "invalid") {
+        yield* StageReporter.warn(
+          `the cached graphs of this checkpoint could not be trusted (${converted.invalidReason}); they were removed and converted again`,
+          "nothing to do if it happens once; if it recurs, check the disk under BARK_CACHE_DIR (bark-pipeline cache verify)"
+        )
+      }
+      if (converted.cache === "hit") yield* StageReporter.skipped("graph cache hit: the converted model is in the cache, the checkpoint was not read")
+      return ConvertedModel.of({
+        config,
+        graphs: converted.entry.graphs,
+        key: converted.entry.key,
+        sha256: converted.sha256,
+        cached: converted.cache === "hit"
+      })
     })
   })
 
