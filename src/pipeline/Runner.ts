@@ -190,6 +190,7 @@ const runStage = (
     const metadata: Record<string, Json> = {}
     let attempts = 0
     let lastProgress = 0
+    let doneAlready: string | undefined
 
     const reporter = StageReporter.StageReporter.of({
       stage: stage.name,
@@ -205,7 +206,8 @@ const runStage = (
         lastProgress = t
         return emit({ type: "progress", at: now(), stage: stage.name, ...update })
       },
-      annotate: (fields) => Effect.sync(() => void Object.assign(metadata, fields))
+      annotate: (fields) => Effect.sync(() => void Object.assign(metadata, fields)),
+      skipped: (reason) => Effect.sync(() => void (doneAlready = reason))
     })
 
     yield* emit({ type: "stage-started", at: now(), stage: stage.name, purpose: stage.purpose })
@@ -288,6 +290,7 @@ const runStage = (
       yield* Effect.annotateCurrentSpan({ "stage.outcome": "failed", "stage.error": error.tag })
       return { result: { ...base, outcome: "failed" as Outcome, error }, value: Option.none() }
     }
+    if (warnings.length === 0) skipReason ??= doneAlready
     const outcome: Outcome = skipReason !== undefined ? "skipped" : warnings.length > 0 ? "warned" : "succeeded"
     yield* Effect.annotateCurrentSpan({ "stage.outcome": outcome })
     const result: StageResult = skipReason === undefined ? { ...base, outcome } : { ...base, outcome, skipReason }
