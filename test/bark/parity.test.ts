@@ -1,7 +1,9 @@
 /**
  * Parity with the reference implementation: every golden case folder under
- * ../shared/fixtures/golden gets all its outputs (forward passes, codec and
- * the greedy end-to-end runs) written by `writeParityOutputs`, the function
+ * ../shared/fixtures/golden and test/fixtures/golden (cases made with
+ * ../shared/tools/golden from test/fixtures/golden/specs.json) gets all its
+ * outputs (forward passes, codec and the greedy end-to-end runs) written by
+ * `writeParityOutputs`, the function
  * behind `bark-pipeline parity`, and compared by `compareWithGolden`
  * (compare.py's rules) — every golden output file, none left out.
  */
@@ -10,7 +12,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { basename, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { voiceFromNpz } from "../../src/bark/voices.ts"
 import { caseHistoryPrompt, compareArrays, compareWithGolden, writeParityOutputs } from "../../src/bark/parity.ts"
@@ -18,9 +20,14 @@ import { fromFloat32, fromInt64 } from "../../src/checkpoint/Tensor.ts"
 import { InferenceBackend } from "../../src/onnx/InferenceBackend.ts"
 
 const goldenRoot = fileURLToPath(new URL("../../../shared/fixtures/golden/", import.meta.url))
-const cases = existsSync(goldenRoot)
-  ? readdirSync(goldenRoot, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name)
-  : []
+const localRoot = fileURLToPath(new URL("../fixtures/golden/", import.meta.url))
+const caseDirs = (root: string) =>
+  existsSync(root)
+    ? readdirSync(root, { withFileTypes: true })
+      .filter((e) => e.isDirectory() && existsSync(join(root, e.name, "config.json")))
+      .map((e) => join(root, e.name))
+    : []
+const cases = [...caseDirs(goldenRoot), ...caseDirs(localRoot)]
 
 const tempDir = Effect.acquireRelease(
   Effect.sync(() => mkdtempSync(join(tmpdir(), "bark-parity-"))),
@@ -31,14 +38,13 @@ const env = Layer.mergeAll(NodeServices.layer, InferenceBackend.cpu({ intraOpNum
 
 describe("golden parity", () => {
   it("finds the golden cases", () => {
-    assert.isAbove(cases.length, 0, `no case folders under ${goldenRoot}`)
+    assert.isAbove(cases.length, 0, `no case folders under ${goldenRoot} or ${localRoot}`)
   })
 
-  for (const name of cases) {
-    it.effect(`${name}: every golden output (forward passes, codec, end-to-end runs) matches the reference`, () =>
+  for (const caseDir of cases) {
+    it.effect(`${basename(caseDir)}: every golden output (forward passes, codec, end-to-end runs) matches the reference`, () =>
       Effect.gen(function*() {
         const out = yield* tempDir
-        const caseDir = join(goldenRoot, name)
         const { files } = yield* writeParityOutputs(caseDir, out)
         const results = yield* compareWithGolden(caseDir, out)
         assert.isAbove(results.length, 0)
@@ -55,7 +61,7 @@ describe("caseHistoryPrompt", () => {
   it.effect("uses the speaker-embedding trio, and falls back to voice_prompt.npz, saying so, when a trio file is missing", () =>
     Effect.gen(function*() {
       if (withCase === undefined) return
-      const source = join(goldenRoot, withCase)
+      const source = withCase
       const npz = yield* voiceFromNpz("npz", readFileSync(join(source, "voice_prompt.npz")))
 
       const trio = yield* caseHistoryPrompt(source)
