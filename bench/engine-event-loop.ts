@@ -17,7 +17,7 @@ import * as path from "node:path"
 import { parseArgs } from "node:util"
 import type { BarkEngine } from "../src/bark/engine/BarkEngine.ts"
 import { type EngineOptions, makeBarkEngine } from "../src/bark/engine/inProcess.ts"
-import { openModelDir } from "../src/bark/engine/openModelDir.ts"
+import { convertModelDir, openModelDir } from "../src/bark/engine/openModelDir.ts"
 import { makeWorkerEngine } from "../src/bark/engine/workerEngine.ts"
 import { presets } from "../src/bark/randomCheckpoint.ts"
 import { ensureRandomModelDir } from "../src/bark/stages/demoModelDir.ts"
@@ -71,10 +71,14 @@ const program = Effect.gen(function*() {
   const dir = path.join(os.tmpdir(), "bark-pipeline-bench", preset)
   yield* ensureRandomModelDir(dir, presets[preset])
   const local = yield* measure("in-process", yield* makeBarkEngine(yield* openModelDir(dir), dir, engineOptions))
+  const { config, graphs } = yield* convertModelDir(dir)
   const worker = yield* measure(
     "worker",
     yield* makeWorkerEngine({
       modelDir: dir,
+      config,
+      graphs,
+      sessionOptions: { prepack: false },
       backend: "cpu",
       ...(threads === undefined ? {} : { intraOpNumThreads: threads }),
       engine: engineOptions

@@ -1,18 +1,20 @@
 /**
- * Benchmark: the startup stages that turn loaded weights into served models
- * (device → preload → compile) and one short synthesis, cold (empty graph
- * cache) and warm (second start on the same cache), with and without
- * SUNO_OFFLOAD_CPU, for random checkpoints of the `demo` preset and of
- * suno/bark-small's dimensions.
+ * Benchmark: the whole startup recipe (the `cpu` profile on a local model
+ * directory: environment → … → ready) and one short synthesis, every
+ * scenario in a fresh process:
+ *
+ * - cold: an empty graph cache (the checkpoint is converted);
+ * - warm: the cache the cold run filled (nothing is converted);
+ * - engine in-process or worker, SUNO_OFFLOAD_CPU off or on;
+ *
+ * for random checkpoints of the `demo` preset and of suno/bark-small's
+ * dimensions. Reports time to ready (from the process's start, Node's own
+ * start-up included), peak RSS (VmHWM) up to ready, RSS at ready, RSS after
+ * one synthesis and the process's peak, as JSON lines and a Markdown table.
  *
  *   node bench/startup.ts                      # both presets
  *   BENCH_PRESETS=demo node bench/startup.ts   # demo only (seconds)
- *   BARK_INTRA_OP_THREADS=2 node bench/startup.ts
- *
- * Every case runs in a fresh process. Peak RSS is the kernel's high-water
- * mark (VmHWM, Linux), reset after the weights are loaded, so it shows what
- * preload/compile and synthesis add on top of the weights held in memory.
- * Prints a Markdown table.
+ *   node bench/startup.ts --json               # JSON only
  */
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Console, Context, Effect } from "effect"
@@ -21,105 +23,73 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { decodeBarkConfig } from "../src/bark/config.ts"
-import { generateAudio } from "../src/bark/generate/generate.ts"
+import cpu from "../pipelines/cpu.ts"
+import { BarkEngine } from "../src/bark/engine/BarkEngine.ts"
 import { makeRandomCheckpoint, presets, writeBarkModelDir } from "../src/bark/randomCheckpoint.ts"
-import { CompiledModels, LoadedWeights } from "../src/bark/services.ts"
-import * as CacheDirs from "../src/bark/stages/cacheDirs.ts"
-import * as Compile from "../src/bark/stages/compile.ts"
-import * as Device from "../src/bark/stages/device.ts"
-import * as Preload from "../src/bark/stages/preload.ts"
-import { loadCheckpoint } from "../src/checkpoint/load.ts"
-import { sha256File } from "../src/hub/Checksum.ts"
+import * as Ready from "../src/bark/stages/ready.ts"
+import * as Memory from "../src/pipeline/memory.ts"
 import * as Pipeline from "../src/pipeline/Pipeline.ts"
 import * as Runner from "../src/pipeline/Runner.ts"
-import * as Stage from "../src/pipeline/Stage.ts"
 
 const PRESETS = { demo: presets.demo, barkSmall: presets.barkSmall } as const
 type PresetName = keyof typeof PRESETS
 
-const mb = (bytes: number) => Math.round(bytes / 1024 ** 2)
-
-/** The process's peak RSS in MB since the last reset (Linux), or undefined elsewhere. */
-const peakRssMb = (): number | undefined => {
-  try {
-    const line = fs.readFileSync("/proc/self/status", "utf8").split("\n").find((l) => l.startsWith("VmHWM:"))
-    return line === undefined ? undefined : Math.round(Number(line.split(/\s+/)[1]) / 1024)
-  } catch {
-    return undefined
-  }
-}
-const resetPeakRss = () => {
-  try {
-    fs.writeFileSync("/proc/self/clear_refs", "5")
-  } catch {
-    // not Linux: the peak then includes loading the weights
-  }
-}
-
-interface CaseResult {
-  readonly preset: PresetName
-  readonly offload: boolean
+interface Scenario {
   readonly start: "cold" | "warm"
-  readonly loadS: number
-  readonly rssAfterLoadMb: number
-  readonly preloadS: number
-  readonly compileS: number
-  readonly peakStartupMb: number | undefined
+  readonly engine: "in-process" | "worker"
+  readonly offload: boolean
+}
+
+/** Cold once per engine (each converts into a fresh cache), then every warm combination on the cache a cold run filled. */
+const SCENARIOS: ReadonlyArray<Scenario> = [
+  { start: "cold", engine: "in-process", offload: false },
+  { start: "warm", engine: "in-process", offload: false },
+  { start: "warm", engine: "in-process", offload: true },
+  { start: "warm", engine: "worker", offload: false },
+  { start: "warm", engine: "worker", offload: true }
+]
+
+interface CaseResult extends Scenario {
+  readonly preset: PresetName
+  readonly readyS: number
+  readonly peakReadyMb: number | undefined
   readonly rssReadyMb: number
   readonly synthesisS: number
-  readonly peakSynthesisMb: number | undefined
+  readonly rssAfterSynthesisMb: number
+  readonly peakMb: number | undefined
 }
 
-/** One case, in this (child) process. */
-const runCase = (preset: PresetName, modelDir: string, cacheDir: string, offload: boolean, start: "cold" | "warm") =>
+const mb = (bytes: number) => Math.round(bytes / 1024 ** 2)
+
+/** One scenario, in this (child) process. */
+const runCase = (preset: PresetName, modelDir: string, cacheDir: string, scenario: Scenario) =>
   Effect.gen(function*() {
-    let t = performance.now()
-    const weightsFile = path.join(modelDir, "model.safetensors")
-    const { tensors } = yield* loadCheckpoint(weightsFile)
-    const config = yield* decodeBarkConfig(JSON.parse(fs.readFileSync(path.join(modelDir, "config.json"), "utf8")))
-    const sha256 = yield* sha256File(weightsFile)
-    const loadS = (performance.now() - t) / 1000
-    const rssAfterLoadMb = mb(process.memoryUsage.rss())
-    resetPeakRss()
-
-    const recipe = Pipeline.make("bench-startup", "weights → device → preload → compile").pipe(
-      Pipeline.add(CacheDirs.stage),
-      Pipeline.add(Stage.make({
-        name: "safe-load",
-        purpose: "weights loaded above",
-        provides: LoadedWeights,
-        build: Effect.succeed(LoadedWeights.of({ config, tensors, format: "safetensors", sha256 }))
-      })),
-      Pipeline.add(Device.cpuStage),
-      Pipeline.add(Preload.stage),
-      Pipeline.add(Compile.stage)
-    )
+    // A short sentence: random weights never stop by themselves, so the semantic stage is capped.
+    const recipe = cpu.pipe(Pipeline.replace(BarkEngine, Ready.make({ generation: { semantic: { maxGenDurationS: 0.5 } } })))
     const ready = yield* Runner.run(recipe, {
-      config: { BARK_CACHE_DIR: cacheDir, SUNO_OFFLOAD_CPU: offload ? "1" : "0" }
+      config: {
+        BARK_MODEL: modelDir,
+        BARK_CACHE_DIR: cacheDir,
+        BARK_ENGINE: scenario.engine,
+        SUNO_OFFLOAD_CPU: scenario.offload ? "1" : "0"
+      }
     })
-    const seconds = (stage: string) => (ready.report.results.find((r) => r.stage === stage)?.durationMs ?? 0) / 1000
-    const peakStartupMb = peakRssMb()
+    const readyS = performance.now() / 1000
+    // The runner resets the high-water mark at each stage's start: the peak up to ready is the largest stage peak.
+    const stagePeaks = ready.report.results.flatMap((r) => r.peakRssMb === undefined ? [] : [r.peakRssMb])
+    const peakReadyMb = stagePeaks.length === 0 ? undefined : Math.max(...stagePeaks)
     const rssReadyMb = mb(process.memoryUsage.rss())
-    resetPeakRss()
-
-    t = performance.now()
-    yield* generateAudio(Context.get(ready.context, CompiledModels).models, { textIds: [101, 102, 103] }, {
-      seed: 1,
-      semantic: { maxGenDurationS: 0.5, allowEarlyStop: false }
-    })
+    const t = performance.now()
+    yield* Context.get(ready.context, BarkEngine).synthesize("Hello there.", { seed: 1 })
     const result: CaseResult = {
       preset,
-      offload,
-      start,
-      loadS,
-      rssAfterLoadMb,
-      preloadS: seconds("preload"),
-      compileS: seconds("compile"),
-      peakStartupMb,
+      ...scenario,
+      readyS,
+      peakReadyMb,
       rssReadyMb,
       synthesisS: (performance.now() - t) / 1000,
-      peakSynthesisMb: peakRssMb()
+      rssAfterSynthesisMb: mb(process.memoryUsage.rss()),
+      peakMb: Math.max(peakReadyMb ?? 0, Memory.procfs().readMb() ?? 0) || undefined
     }
     yield* Console.log(JSON.stringify(result))
   }).pipe(Effect.scoped)
@@ -135,47 +105,47 @@ const modelDirFor = (preset: PresetName, root: string) =>
 
 const fmt = (n: number | undefined, digits = 1) => (n === undefined ? "n/a" : n.toFixed(digits))
 
-const parent = Effect.gen(function*() {
-  const names = (process.env["BENCH_PRESETS"] ?? "demo,barkSmall").split(",").map((s) => s.trim()) as Array<PresetName>
-  const root = path.join(os.tmpdir(), "bark-pipeline-bench-startup")
-  const self = fileURLToPath(import.meta.url)
-  const rows: Array<CaseResult> = []
-  for (const preset of names) {
-    if (!(preset in PRESETS)) return yield* Effect.die(`unknown preset ${preset}: use ${Object.keys(PRESETS).join(", ")}`)
-    const modelDir = yield* modelDirFor(preset, root)
-    for (const offload of [false, true]) {
+const parent = (jsonOnly: boolean) =>
+  Effect.gen(function*() {
+    const names = (process.env["BENCH_PRESETS"] ?? "demo,barkSmall").split(",").map((s) => s.trim()) as Array<PresetName>
+    const root = path.join(os.tmpdir(), "bark-pipeline-bench-startup")
+    const self = fileURLToPath(import.meta.url)
+    const rows: Array<CaseResult> = []
+    for (const preset of names) {
+      if (!(preset in PRESETS)) return yield* Effect.die(`unknown preset ${preset}: use ${Object.keys(PRESETS).join(", ")}`)
+      const modelDir = yield* modelDirFor(preset, root)
       const cacheDir = fs.mkdtempSync(path.join(root, "cache-"))
-      for (const start of ["cold", "warm"] as const) {
-        const out = execFileSync(process.execPath, [self, "--case", preset, modelDir, cacheDir, String(offload), start], {
+      for (const scenario of SCENARIOS) {
+        const out = execFileSync(process.execPath, [self, "--case", preset, modelDir, cacheDir, JSON.stringify(scenario)], {
           encoding: "utf8",
-          stdio: ["ignore", "pipe", "ignore"],
+          stdio: ["ignore", "pipe", "inherit"],
           maxBuffer: 1 << 24
         })
         const row = JSON.parse(out.trim().split("\n").at(-1)!) as CaseResult
         rows.push(row)
-        yield* Console.error(`${preset} ${offload ? "offload" : "resident"} ${start}: ${JSON.stringify(row)}`)
+        yield* Console.log(JSON.stringify(row))
       }
       fs.rmSync(cacheDir, { recursive: true, force: true })
     }
-  }
-  yield* Console.log(
-    [
-      `| weights | sessions | start | load weights s | RSS after load MB | preload s | compile s | peak RSS startup MB | RSS ready MB | synthesis s | peak RSS synthesis MB |`,
-      `|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|`,
-      ...rows.map((r) =>
-        `| ${r.preset} | ${r.offload ? "offload" : "resident"} | ${r.start} | ${fmt(r.loadS)} | ${r.rssAfterLoadMb} | ${fmt(r.preloadS)} | ${
-          fmt(r.compileS)
-        } | ${fmt(r.peakStartupMb, 0)} | ${r.rssReadyMb} | ${fmt(r.synthesisS)} | ${fmt(r.peakSynthesisMb, 0)} |`
-      )
-    ].join("\n")
-  )
-  yield* Console.log(`\n${os.cpus()[0]?.model ?? "unknown CPU"}, ${os.cpus().length} CPUs, ${mb(os.totalmem())} MB; threads: ${
-    process.env["BARK_INTRA_OP_THREADS"] ?? "onnxruntime default"
-  }`)
-})
+    if (jsonOnly) return
+    yield* Console.log(
+      [
+        "",
+        `| weights | start | engine | sessions | time to ready s | peak RSS to ready MB | RSS at ready MB | synthesis s | RSS after synthesis MB | peak RSS MB |`,
+        `|---|---|---|---|---:|---:|---:|---:|---:|---:|`,
+        ...rows.map((r) =>
+          `| ${r.preset} | ${r.start} | ${r.engine} | ${r.offload ? "offload" : "resident"} | ${fmt(r.readyS)} | ${fmt(r.peakReadyMb, 0)} | ${r.rssReadyMb} | ${
+            fmt(r.synthesisS)
+          } | ${r.rssAfterSynthesisMb} | ${fmt(r.peakMb, 0)} |`
+        ),
+        "",
+        `${os.cpus()[0]?.model ?? "unknown CPU"}, ${os.cpus().length} CPUs, ${mb(os.totalmem())} MB, Node ${process.version}`
+      ].join("\n")
+    )
+  })
 
 const args = process.argv.slice(2)
 const program: Effect.Effect<unknown, unknown, NodeServices.NodeServices> = args[0] === "--case"
-  ? runCase(args[1] as PresetName, args[2]!, args[3]!, args[4] === "true", args[5] as "cold" | "warm")
-  : parent
+  ? runCase(args[1] as PresetName, args[2]!, args[3]!, JSON.parse(args[4]!) as Scenario)
+  : parent(args.includes("--json"))
 NodeRuntime.runMain(program.pipe(Effect.provide(NodeServices.layer)))

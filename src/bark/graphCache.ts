@@ -253,7 +253,15 @@ export const make = (root: string) =>
       Effect.orElseSucceed((): ReadonlyArray<string> => [])
     )
 
-    return { root, lookup, stage, keys }
+    /** Re-hashes every byte of entry `key`; why it cannot be trusted, or undefined. Leaves the entry as it is. */
+    const verify = (key: string): Effect.Effect<string | undefined> =>
+      Effect.gen(function*() {
+        const dir = entryDir(key)
+        const manifest = yield* Effect.result(readManifest(dir))
+        return manifest._tag === "Failure" ? manifest.failure : yield* check(dir, key, manifest.success, true)
+      })
+
+    return { root, lookup, stage, keys, verify, remove: (key: string) => removeEntry(entryDir(key)) }
   })
 
 export type GraphCache = Effect.Success<ReturnType<typeof make>>

@@ -9,6 +9,7 @@ import { Cause, Console, Effect, Option } from "effect"
 import { Command } from "effect/cli"
 import { teardown } from "./CliExit.ts"
 import * as Bench from "./commands/bench.ts"
+import * as Cache from "./commands/cache.ts"
 import * as List from "./commands/list.ts"
 import * as Parity from "./commands/parity.ts"
 import * as Plan from "./commands/plan.ts"
@@ -29,7 +30,8 @@ export const cli = Command.make("bark-pipeline").pipe(
     Serve.command,
     Parity.command,
     Bench.command,
-    Trace.command
+    Trace.command,
+    Cache.command
   ])
 )
 

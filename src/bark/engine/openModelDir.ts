@@ -21,11 +21,23 @@ export interface OpenModelDirOptions extends OpenModelsOptions {
   readonly ownDir?: string
 }
 
-export const openModelDir = Effect.fn("openModelDir")(function*(modelDir: string, options: OpenModelDirOptions = {}) {
+/** The converted model of a model directory: converted into the graph cache the first time, found there after. */
+export const convertModelDir = Effect.fn("convertModelDir")(function*(
+  modelDir: string,
+  options: Pick<OpenModelDirOptions, "weightsFile" | "ownDir"> = {}
+) {
   const path = yield* Path.Path
-  const backend = yield* InferenceBackend
   const config = yield* loadBarkConfig(path.join(modelDir, "config.json"))
   const ownDir = options.ownDir ?? path.join((yield* Settings.cacheRoot).dir, "bark-pipeline")
   const { entry } = yield* convertOnce({ weightsPath: path.join(modelDir, options.weightsFile ?? "model.safetensors"), config, ownDir })
-  return yield* openModels(entry.config, entry.graphs, backend, { ...options, sessionOptions: { prepack: false, ...options.sessionOptions } })
+  return entry
+})
+
+/** The four sub-models of a model directory, opened from its converted graphs (prepacking off unless asked for). */
+export const openModelDir = Effect.fn("openModelDir")(function*(modelDir: string, options: OpenModelDirOptions = {}) {
+  const entry = yield* convertModelDir(modelDir, options)
+  return yield* openModels(entry.config, entry.graphs, yield* InferenceBackend, {
+    ...options,
+    sessionOptions: { prepack: false, ...options.sessionOptions }
+  })
 })

@@ -37,7 +37,10 @@ const errorData = (error: unknown): ErrorData => {
 }
 
 const serve = Effect.gen(function*() {
-  const models = yield* openModels(spec.config, spec.graphs, yield* InferenceBackend, spec.sessionOptions === undefined ? {} : { sessionOptions: spec.sessionOptions })
+  const models = yield* openModels(spec.config, spec.graphs, yield* InferenceBackend, {
+    mode: spec.offload === true ? "offload" : "resident",
+    ...(spec.sessionOptions === undefined ? {} : { sessionOptions: spec.sessionOptions })
+  })
   if (spec.warmUp === true) yield* warmUp(models)
   const engine = yield* makeBarkEngine(models, spec.modelDir, spec.engine)
   const running = new Map<number, Fiber.Fiber<void>>()

@@ -27,6 +27,8 @@ export interface WorkerSpec {
   readonly intraOpNumThreads?: number
   /** How to open the sessions: the options preload would have used. */
   readonly sessionOptions?: Omit<SessionOptions, "model">
+  /** Open each sub-model's session only while it runs (SUNO_OFFLOAD_CPU). */
+  readonly offload?: boolean
   /** Whether to warm every sub-model up before reporting ready. */
   readonly warmUp?: boolean
   readonly engine?: EngineOptions

@@ -51,6 +51,7 @@ const buildEngine = (options: EngineOptions) =>
       backend: backend.name === "cuda" ? "cuda" : "cpu",
       ...(Option.isSome(threads) ? { intraOpNumThreads: threads.value } : {}),
       sessionOptions: preloaded.sessionOptions,
+      offload: preloaded.offload,
       warmUp: compile.enabled && !preloaded.offload && !warmedUp,
       engine: options
     })
