@@ -58,6 +58,15 @@ export const external = Metric.gauge("process_external_bytes", {
 export const memoryPressure = Metric.gauge("memory_pressure", {
   description: "0 ok, 1 above BARK_MEMORY_WARN_SHARE of the limit (degraded), 2 above BARK_MEMORY_SHED_SHARE (shedding)"
 })
+export const memoryBudget = Metric.gauge("memory_budget_bytes", {
+  description: "The memory budget RSS is graded against, labelled by where it came from: config, cgroup-v2, cgroup-v1 or host"
+})
+export const memoryGrowth = Metric.gauge("memory_growth_bytes", {
+  description: "RSS growth over the last BARK_MEMORY_GROWTH_WINDOW_S (from the window's lowest sample), 0 until warm"
+})
+export const healthFlag = Metric.gauge("health_flag", {
+  description: "1 while a health flag is up: memory_high, memory_growth, slow_model_load, queue_long (thresholds in the README)"
+})
 export const ready = Metric.gauge("ready", { description: "1 when the service accepts synthesis requests" })
 export const stageSeconds = Metric.gauge("model_load_seconds", { description: "Startup time of each stage of the profile" })
 export const startupSeconds = Metric.gauge("startup_seconds", { description: "Startup time of the whole profile" })

@@ -156,7 +156,7 @@ export const make = (deps: RouteDeps) => {
       return Effect.fail(new ApiError({
         status: 503,
         tag: "MemoryPressure",
-        message: `memory use ${Math.round(memory.rssMb())} MB is above BARK_MEMORY_SHED_SHARE of BARK_MEMORY_LIMIT_MB=${memory.limitMb}`,
+        message: `memory use ${Math.round(memory.rssMb())} MB is above BARK_MEMORY_SHED_SHARE of the ${memory.limitMb} MB memory budget (${memory.budgetSource})`,
         remediation: "retry later or on another replica; lower BARK_MAX_CONCURRENCY or give the service more memory",
         headers: { "retry-after": "10" }
       }))
@@ -279,12 +279,23 @@ export const make = (deps: RouteDeps) => {
     const readiness = state.readiness()
     const level = memory.level()
     const status = readiness.status === "ready" && level !== "ok" ? "degraded" : readiness.status
+    const flags = memory.flags()
+    const growthMb = memory.growthMb()
     return HttpServerResponse.jsonUnsafe({
       status,
       ready: readiness.ready,
       reason: readiness.reason,
       engine: state.engine()?.kind ?? null,
-      memory: { level, rssMb: Math.round(memory.rssMb()), limitMb: memory.limitMb },
+      memory: {
+        level,
+        rssMb: Math.round(memory.rssMb()),
+        limitMb: memory.limitMb,
+        budgetSource: memory.budgetSource,
+        growthMb: growthMb === undefined ? null : Math.round(growthMb)
+      },
+      // Each flag true while up; `alerts` says why, for people.
+      flags: Object.fromEntries(Object.entries(flags).map(([name, message]) => [name, message !== undefined])),
+      alerts: Object.values(flags).filter((message) => message !== undefined),
       queue: {
         queued: admission.queued(),
         inFlight: admission.inFlight(),

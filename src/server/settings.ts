@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import { Config, ConfigProvider, Effect, Option } from "effect"
-import * as os from "node:os"
+import { DEFAULT_CGROUP_ROOT } from "./memoryBudget.ts"
 
 const invalid = (message: string) => new Config.ConfigError(new ConfigProvider.SourceError({ message }))
 
@@ -34,14 +34,29 @@ export interface ServerSettings {
   readonly maxTextChars: number
   /** BARK_MAX_BODY_BYTES: largest request body (default 65536). */
   readonly maxBodyBytes: number
-  /** BARK_MEMORY_LIMIT_MB: the memory budget RSS is measured against (default: the machine's memory). */
-  readonly memoryLimitMb: number
+  /**
+   * BARK_MEMORY_LIMIT_MB: the memory budget RSS is measured against. Unset (the default): the
+   * container's cgroup limit, else the host's memory (see memoryBudget.ts).
+   */
+  readonly memoryLimitMb: number | undefined
+  /** BARK_CGROUP_ROOT: where the cgroup filesystem is mounted (default /sys/fs/cgroup). */
+  readonly cgroupRoot: string
   /** BARK_MEMORY_WARN_SHARE: share of the budget above which /health reports degraded (default 0.8). */
   readonly memoryWarnShare: number
   /** BARK_MEMORY_SHED_SHARE: share above which synthesis requests get 503 (default: never shed). */
   readonly memoryShedShare: number | undefined
   /** BARK_MEMORY_SAMPLE_MS: RSS sampling interval (default 1000). */
   readonly memorySampleMs: number
+  /** BARK_MEMORY_GROWTH_MB: RSS growth within the window that raises the memory_growth flag (default 100). */
+  readonly memoryGrowthMb: number
+  /** BARK_MEMORY_GROWTH_WINDOW_S: the sliding window growth is measured over (default 300). */
+  readonly memoryGrowthWindowS: number
+  /** BARK_MEMORY_WARMUP_S: growth is watched only this long after the service became ready (default 60). */
+  readonly memoryWarmupS: number
+  /** BARK_SLOW_LOAD_S: a startup (model load) longer than this raises the slow_model_load flag (default 60). */
+  readonly slowLoadS: number
+  /** BARK_QUEUE_WARN_LENGTH: more waiting requests than this raise the queue_long flag (default 10). */
+  readonly queueWarnLength: number
   /** BARK_READINESS: strict | lenient (default lenient). */
   readonly readiness: ReadinessPolicy
   /** BARK_SHUTDOWN_GRACE_S: how long in-flight requests may finish after SIGTERM before they are cancelled (default 30). */
@@ -67,9 +82,11 @@ export const settings: Config.Config<ServerSettings> = Config.all({
   maxTextChars: Config.Int("BARK_MAX_TEXT_CHARS").pipe(Config.withDefault(4000), Config.mapEffect(atLeast("BARK_MAX_TEXT_CHARS", 1))),
   maxBodyBytes: Config.Int("BARK_MAX_BODY_BYTES").pipe(Config.withDefault(65_536), Config.mapEffect(atLeast("BARK_MAX_BODY_BYTES", 256))),
   memoryLimitMb: Config.Number("BARK_MEMORY_LIMIT_MB").pipe(
-    Config.withDefault(Math.round(os.totalmem() / 2 ** 20)),
-    Config.mapEffect(atLeast("BARK_MEMORY_LIMIT_MB", 1))
+    Config.mapEffect(atLeast("BARK_MEMORY_LIMIT_MB", 1)),
+    Config.option,
+    Config.map(Option.getOrUndefined)
   ),
+  cgroupRoot: Config.String("BARK_CGROUP_ROOT").pipe(Config.withDefault(DEFAULT_CGROUP_ROOT)),
   memoryWarnShare: Config.Number("BARK_MEMORY_WARN_SHARE").pipe(Config.withDefault(0.8), Config.mapEffect(share("BARK_MEMORY_WARN_SHARE"))),
   memoryShedShare: Config.Number("BARK_MEMORY_SHED_SHARE").pipe(
     Config.mapEffect(share("BARK_MEMORY_SHED_SHARE")),
@@ -77,6 +94,14 @@ export const settings: Config.Config<ServerSettings> = Config.all({
     Config.map(Option.getOrUndefined)
   ),
   memorySampleMs: Config.Int("BARK_MEMORY_SAMPLE_MS").pipe(Config.withDefault(1000), Config.mapEffect(atLeast("BARK_MEMORY_SAMPLE_MS", 10))),
+  memoryGrowthMb: Config.Number("BARK_MEMORY_GROWTH_MB").pipe(Config.withDefault(100), Config.mapEffect(atLeast("BARK_MEMORY_GROWTH_MB", 0))),
+  memoryGrowthWindowS: Config.Number("BARK_MEMORY_GROWTH_WINDOW_S").pipe(
+    Config.withDefault(300),
+    Config.mapEffect(atLeast("BARK_MEMORY_GROWTH_WINDOW_S", 1))
+  ),
+  memoryWarmupS: Config.Number("BARK_MEMORY_WARMUP_S").pipe(Config.withDefault(60), Config.mapEffect(atLeast("BARK_MEMORY_WARMUP_S", 0))),
+  slowLoadS: Config.Number("BARK_SLOW_LOAD_S").pipe(Config.withDefault(60), Config.mapEffect(atLeast("BARK_SLOW_LOAD_S", 0))),
+  queueWarnLength: Config.Int("BARK_QUEUE_WARN_LENGTH").pipe(Config.withDefault(10), Config.mapEffect(atLeast("BARK_QUEUE_WARN_LENGTH", 0))),
   readiness: Config.Literals(["strict", "lenient"], "BARK_READINESS").pipe(Config.withDefault("lenient" as const)),
   shutdownGraceS: Config.Number("BARK_SHUTDOWN_GRACE_S").pipe(Config.withDefault(30), Config.mapEffect(atLeast("BARK_SHUTDOWN_GRACE_S", 0)))
 })

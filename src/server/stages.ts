@@ -17,6 +17,7 @@ import * as Stage from "../pipeline/Stage.ts"
 import { StageFatal } from "../pipeline/StageFatal.ts"
 import * as StageReporter from "../pipeline/StageReporter.ts"
 import * as Admission from "./Admission.ts"
+import * as MemoryBudget from "./memoryBudget.ts"
 import * as MemoryMonitor from "./MemoryMonitor.ts"
 import * as Metrics from "./Metrics.ts"
 import * as Routes from "./routes.ts"
@@ -50,17 +51,30 @@ export const listen = Stage.make({
     state.configure(settings.readiness)
     const outer = yield* Effect.scope
     const scope = yield* Scope.fork(outer, "sequential")
-    const memory = yield* MemoryMonitor.start({
-      limitMb: settings.memoryLimitMb,
-      warnShare: settings.memoryWarnShare,
-      shedShare: settings.memoryShedShare,
-      sampleMs: settings.memorySampleMs
-    }).pipe(Scope.provide(scope))
     const admission = yield* Admission.make({
       maxConcurrency: settings.maxConcurrency,
       maxQueue: settings.maxQueue,
       timeout: `${settings.requestTimeoutS} seconds`
     })
+    const budget = MemoryBudget.resolve({ configuredMb: settings.memoryLimitMb, cgroupRoot: settings.cgroupRoot })
+    yield* Effect.logInfo(`memory budget ${budget.limitMb} MB from ${budget.source}: ${budget.detail}`)
+    const memory = yield* MemoryMonitor.start({
+      limitMb: budget.limitMb,
+      budgetSource: budget.source,
+      warnShare: settings.memoryWarnShare,
+      shedShare: settings.memoryShedShare,
+      sampleMs: settings.memorySampleMs,
+      growthMb: settings.memoryGrowthMb,
+      growthWindowS: settings.memoryGrowthWindowS,
+      warmupS: settings.memoryWarmupS,
+      slowLoadS: settings.slowLoadS,
+      queueWarnLength: settings.queueWarnLength,
+      startup: () => {
+        const report = state.report()
+        return { ready: state.readiness().ready, loadMs: "durationMs" in report ? report.durationMs : undefined }
+      },
+      queued: admission.queued
+    }).pipe(Scope.provide(scope))
     yield* Metrics.initialize
     const nodeServer = createServer()
     const server = HttpRouter.serve(Routes.make({ settings, state, admission, memory }), {
@@ -81,7 +95,13 @@ export const listen = Stage.make({
       )
     )
     const url = HttpServer.formatAddress(Context.get(services, HttpServer.HttpServer).address)
-    yield* StageReporter.annotate({ url, ...settings, memoryShedShare: settings.memoryShedShare ?? null })
+    yield* StageReporter.annotate({
+      url,
+      ...settings,
+      memoryLimitMb: budget.limitMb,
+      memoryBudgetSource: budget.source,
+      memoryShedShare: settings.memoryShedShare ?? null
+    })
     // Node closes idle keep-alive connections only when close() is called; the ones that finish a response while
     // draining would stay open until their keep-alive timeout and hold the shutdown, so they are closed as they idle.
     const closeIdle = Effect.sync(() => nodeServer.closeIdleConnections()).pipe(
