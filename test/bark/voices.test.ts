@@ -120,6 +120,25 @@ layer(NodeServices.layer)("voices", (it) => {
       assert.include(none.message, "lists no voices")
     }))
 
+  it.effect("lists only the voices whose files are there; a listed voice without files is unknown", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const semantic = encodeNpy(u16Tensor([1, 2, 3, 4]))
+      const coarse = encodeNpy(int32Tensor([2, 6], new Array(12).fill(5)))
+      const fine = encodeNpy(int32Tensor([8, 6], new Array(48).fill(5)))
+      const root = yield* modelDir("here", { semantic, coarse, fine })
+      // as in a hub snapshot: the index lists every voice of the repository, only some were fetched
+      const index = JSON.parse(speakerIndex("here"))
+      Object.assign(index, JSON.parse(speakerIndex("v2/not_fetched")))
+      yield* fs.writeFileString(`${root}/speaker_embeddings_path.json`, JSON.stringify(index))
+      assert.deepStrictEqual(yield* listVoices(root), ["here"])
+      const error = yield* Effect.flip(loadVoice(root, "v2/not_fetched"))
+      assert.strictEqual(error._tag, "VoiceNotFound")
+      if (error._tag === "VoiceNotFound") assert.deepStrictEqual(error.available, ["here"])
+      assert.include(error.message, "not in the model directory; available: here")
+      assert.include(error.remediation, "BARK_VOICES=v2/not_fetched")
+    }))
+
   it.effect("reports missing files, bad shapes, out-of-range codes and paths leaving the model directory", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem

@@ -74,3 +74,9 @@ export const tinyBarkRepo = (options: { readonly weights: "safetensors" | "torch
     }
     return { files, tensors: checkpoint.tensors }
   }).pipe(Effect.provide(NodeServices.layer))
+
+/** The same repository without voices: no `speaker_embeddings/` and no `speaker_embeddings_path.json`. */
+export const withoutVoices = (files: Readonly<Record<string, Uint8Array>>): Record<string, Uint8Array> =>
+  Object.fromEntries(
+    Object.entries(files).filter(([rel]) => !rel.startsWith("speaker_embeddings/") && rel !== "speaker_embeddings_path.json")
+  )

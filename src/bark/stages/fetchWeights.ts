@@ -35,8 +35,9 @@ export interface VoiceRequest {
 
 /**
  * BARK_VOICES: comma-separated voice presets whose prompts are fetched, or
- * `all` for every preset the repository has. Unset: `v2/en_speaker_6` when
- * the repository has it (a repository without voices is a valid model).
+ * `all` for every preset the repository has. Unset:
+ * `v2/en_speaker_6` when the repository has it, else a warning (a repository
+ * without voices is a valid model).
  */
 export const voices: Config.Config<VoiceRequest> = Config.option(Config.String("BARK_VOICES")).pipe(
   Config.map(Option.match({
@@ -60,15 +61,22 @@ export const planVoices = (request: VoiceRequest, listing: ReadonlyArray<string>
 
 const listOf = (names: ReadonlyArray<string>) => names.map((v) => `"${v}"`).join(", ")
 
-const hasVoices = (where: string, available: ReadonlyArray<string>) =>
+const NO_PROMPTS = "has no voice prompts (no speaker_embeddings/)"
+
+const hasVoices = (where: string, available: ReadonlyArray<string>, none = NO_PROMPTS) =>
   available.length === 0
-    ? `${where} has no voice prompts (no speaker_embeddings/)`
+    ? `${where} ${none}`
     : `${where} has ${available.length === 1 ? "the voice" : "the voices"} ${available.join(", ")}`
 
 /** A voice named in BARK_VOICES that the model lacks: fatal, with the voices it has. */
-const voicesMissing = (where: string, missing: ReadonlyArray<string>, available: ReadonlyArray<string>) =>
+const voicesMissing = (
+  where: string,
+  missing: ReadonlyArray<string>,
+  available: ReadonlyArray<string>,
+  none = NO_PROMPTS
+) =>
   new StageFatal({
-    message: `BARK_VOICES names ${listOf(missing)}, which ${where} lacks; ${hasVoices("it", available)}`,
+    message: `BARK_VOICES names ${listOf(missing)}, which ${where} lacks; ${hasVoices("it", available, none)}`,
     remediation: available.length === 0
       ? "unset BARK_VOICES (synthesis without a voice prompt works), or pass the path of a suno .npz voice per request"
       : `set BARK_VOICES to voices the model has (e.g. ${available[0]}, or all), or unset it`,
@@ -135,7 +143,9 @@ const checkLocalVoices = (dir: string) =>
       Effect.provide(NodeServices.layer)
     )
     const missing = request.names.filter((v) => !available.includes(v))
-    if (missing.length > 0) return yield* voicesMissing(`the model directory ${dir}`, missing, available)
+    if (missing.length > 0) {
+      return yield* voicesMissing(`the model directory ${dir}`, missing, available, `lists no voices (${VOICE_INDEX})`)
+    }
   })
 
 export const stage = Stage.make({

@@ -4,14 +4,18 @@ import { Context, Effect } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { BarkEngine } from "../../../src/bark/engine/BarkEngine.ts"
 import { LoadedWeights, ModelFiles } from "../../../src/bark/services.ts"
 import * as CacheDirs from "../../../src/bark/stages/cacheDirs.ts"
 import * as FetchWeights from "../../../src/bark/stages/fetchWeights.ts"
+import * as Ready from "../../../src/bark/stages/ready.ts"
 import * as SafeLoad from "../../../src/bark/stages/safeLoad.ts"
 import * as Pipeline from "../../../src/pipeline/Pipeline.ts"
 import * as Runner from "../../../src/pipeline/Runner.ts"
-import { tinyBarkRepo } from "../../support/barkRepo.ts"
+import startup from "../../../pipelines/startup.ts"
+import { tinyBarkRepo, withoutVoices } from "../../support/barkRepo.ts"
 import { makeFakeHub } from "../../support/fakeHub.ts"
+import { testEngineOptions } from "../engine/tinyModel.ts"
 
 const REPO = "test-org/tiny-bark"
 const VOICE = "v2/en_speaker_1"
@@ -21,6 +25,10 @@ const recipe = Pipeline.make("weights", "cache, fetch and load").pipe(
   Pipeline.add(FetchWeights.stage),
   Pipeline.add(SafeLoad.stage)
 )
+
+/** The startup recipe on the CPU, generation capped for random weights (which never emit EOS). */
+const cappedStartup = startup.pipe(Pipeline.replace("ready", Ready.make(testEngineOptions)))
+const cpu = { BARK_DEVICE: "cpu", BARK_INTRA_OP_THREADS: "1" }
 
 const tempDir = Effect.acquireRelease(
   Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "bark-fetch-"))),
@@ -45,6 +53,7 @@ const byStage = (report: { results: ReadonlyArray<{ stage: string }> }, stage: s
     outcome: string
     metadata: Record<string, unknown>
     skipReason?: string
+    warnings: ReadonlyArray<{ message: string; remediation?: string }>
     error?: { tag: string; message: string; remediation: string }
   }
 
@@ -179,4 +188,84 @@ layer(NodeServices.layer, { excludeTestServices: true })("fetch-weights and safe
       assert.strictEqual(failed.errorTag, "NotABarkCheckpoint")
       assert.include(failed.remediation, "suno/bark-small")
     }))
+
+  it.effect("a repo without speaker_embeddings/ starts with a warning and speaks without a voice; a named voice is fatal", () =>
+    Effect.gen(function*() {
+      const { hub, repo, cache } = yield* setup("safetensors")
+      const bare = "test-org/tiny-bark-novoices"
+      hub.publish(bare, { files: withoutVoices(repo.files), lfs: ["model.safetensors"] })
+      const config = { BARK_MODEL: bare, BARK_CACHE_DIR: cache, HF_ENDPOINT: hub.url, ...cpu }
+
+      const started = yield* Runner.run(cappedStartup, { config })
+      const fetched = byStage(started.report, "fetch-weights")
+      assert.strictEqual(fetched.outcome, "warned")
+      assert.deepStrictEqual(fetched.metadata["missingVoices"], ["v2/en_speaker_6"])
+      assert.deepStrictEqual(fetched.metadata["voices"], [])
+      assert.include(fetched.warnings[0]!.message, `${bare} at revision main lacks the default voice "v2/en_speaker_6"`)
+      assert.include(fetched.warnings[0]!.message, "no voice prompts (no speaker_embeddings/)")
+      assert.include(fetched.warnings[0]!.message, "Synthesis without a voice prompt still works")
+      assert.include(fetched.warnings[0]!.remediation ?? "", ".npz")
+      assert.notInclude(Context.get(started.context, ModelFiles).files, "speaker_embeddings_path.json")
+      assert.strictEqual(byStage(started.report, "ready").outcome, "warned") // the model lists no voices
+      const engine = Context.get(started.context, BarkEngine)
+      assert.deepStrictEqual(engine.voices, [])
+      const spoken = yield* engine.synthesize("Hello there.", { seed: 3 })
+      assert.isAbove(spoken.audio.length, 0)
+      const unknown = yield* Effect.flip(engine.synthesize("Hello there.", { voice: "v2/en_speaker_6" }))
+      assert.strictEqual(unknown.reason, "unknown-voice")
+
+      hub.clearRequests()
+      const named = yield* Effect.flip(run({ ...config, BARK_VOICES: "v2/en_speaker_6" }))
+      assert.strictEqual(named.stage, "fetch-weights")
+      assert.strictEqual(named.errorTag, "VoiceNotFound")
+      assert.include(named.message, `BARK_VOICES names "v2/en_speaker_6", which ${bare} at revision main lacks`)
+      assert.include(named.message, "no voice prompts")
+      assert.include(named.remediation, "unset BARK_VOICES")
+      assert.isFalse(hub.requests.some((r) => r.path.includes("/resolve/")), "nothing is downloaded")
+    }).pipe(Effect.scoped), 60_000)
+
+  it.effect("a repo with other voices: the default is a warning (also offline); a named missing voice lists the repo's", () =>
+    Effect.gen(function*() {
+      const { hub, config } = yield* setup("safetensors")
+      const { BARK_VOICES: _, ...unset } = config
+      const first = yield* run(unset)
+      const fetched = byStage(first.report, "fetch-weights")
+      assert.strictEqual(fetched.outcome, "warned")
+      assert.strictEqual(byStage(first.report, "safe-load").outcome, "succeeded")
+      assert.include(fetched.warnings[0]!.message, "has the voices v2/en_speaker_0, v2/en_speaker_1")
+      assert.include(fetched.warnings[0]!.remediation ?? "", "set BARK_VOICES")
+      const files = Context.get(first.context, ModelFiles).files
+      assert.include(files, "speaker_embeddings_path.json")
+      assert.isFalse(files.some((f) => f.startsWith("speaker_embeddings/")))
+
+      const offline = yield* run({ ...unset, HF_HUB_OFFLINE: "1" })
+      assert.strictEqual(byStage(offline.report, "fetch-weights").outcome, "warned")
+      assert.include(byStage(offline.report, "fetch-weights").warnings[0]!.message, "the cached snapshot of")
+
+      hub.clearRequests()
+      const named = yield* Effect.flip(run({ ...config, BARK_VOICES: `v2/en_speaker_6,${VOICE}` }))
+      assert.strictEqual(named.errorTag, "VoiceNotFound")
+      assert.include(named.message, `"v2/en_speaker_6", which ${REPO} at revision main lacks`)
+      assert.include(named.message, "it has the voices v2/en_speaker_0, v2/en_speaker_1")
+      assert.notInclude(named.message, VOICE + "\"")
+      assert.include(named.remediation, "v2/en_speaker_0")
+      assert.isFalse(hub.requests.some((r) => r.path.includes("/resolve/")), "nothing is downloaded")
+    }))
+
+  it.effect("a local model directory without voices loads; a voice named in BARK_VOICES is fatal", () =>
+    Effect.gen(function*() {
+      const { repo, cache } = yield* setup("safetensors")
+      const dir = yield* tempDir
+      for (const [rel, data] of Object.entries(withoutVoices(repo.files))) fs.writeFileSync(path.join(dir, rel), data)
+      const started = yield* Runner.run(cappedStartup, { config: { BARK_MODEL: dir, BARK_CACHE_DIR: cache, ...cpu } })
+      assert.strictEqual(byStage(started.report, "fetch-weights").outcome, "skipped")
+      const engine = Context.get(started.context, BarkEngine)
+      assert.deepStrictEqual(engine.voices, [])
+      assert.isAbove((yield* engine.synthesize("Hi.", { seed: 1 })).audio.length, 0)
+
+      const named = yield* Effect.flip(run({ BARK_MODEL: dir, BARK_CACHE_DIR: cache, BARK_VOICES: VOICE }))
+      assert.strictEqual(named.stage, "fetch-weights")
+      assert.strictEqual(named.errorTag, "VoiceNotFound")
+      assert.include(named.message, `the model directory ${dir} lacks; it lists no voices (speaker_embeddings_path.json)`)
+    }).pipe(Effect.scoped), 60_000)
 })
