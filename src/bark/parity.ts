@@ -26,7 +26,7 @@ import { type CausalGpt, makeCausalGpt, MERGED_FIELD } from "./gpt/causalLM.ts"
 import { makeFineLM } from "./gpt/fineLM.ts"
 import { causalGptWeights, fineGptWeights } from "./gpt/weights.ts"
 import type { BarkModels } from "./models.ts"
-import { listVoices, loadVoice, voiceFromNpz } from "./voices.ts"
+import { indexedVoices, loadVoice, voiceFromNpz } from "./voices.ts"
 
 /** The reference feeds the last this-many ids one at a time after a cached prefix. */
 const INCREMENTAL_STEPS = 6
@@ -256,7 +256,8 @@ export const caseHistoryPrompt = Effect.fn("caseHistoryPrompt")(function*(caseDi
       return { voice, note: `history prompt: ${VOICE_NPZ}, because ${why}` }
     })
 
-  const voices = yield* listVoices(caseDir)
+  // Every indexed voice, complete or not: a missing trio file is then named in the note below.
+  const voices = yield* indexedVoices(caseDir)
   if (voices.length !== 1) {
     return yield* fromNpz(
       voices.length === 0 ? "the case lists no speaker-embedding voice" : `the case lists ${voices.length} voices (${voices.join(", ")})`

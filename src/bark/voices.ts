@@ -143,12 +143,18 @@ const presence = Effect.fnUntraced(function*(modelDir: string, entry: Readonly<R
   return found.every(Boolean) ? "all" : found.some(Boolean) ? "some" : "none"
 })
 
+/** Every voice named in the model directory's index, sorted, whether or not its files are there. */
+export const indexedVoices = Effect.fn("bark.indexedVoices")(function*(modelDir: string) {
+  return [...(yield* readIndex(modelDir)).keys()].sort()
+})
+
 /**
  * Names of the voices a model directory offers, sorted: the entries of
  * `speaker_embeddings_path.json` whose prompt files are there (a hub snapshot
  * holds only the voices that were fetched, while its index lists all of the
  * repository's); none without the file.
  */
+
 export const listVoices = Effect.fn("bark.listVoices")(function*(modelDir: string) {
   const index = yield* readIndex(modelDir)
   const names: Array<string> = []
