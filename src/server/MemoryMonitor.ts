@@ -16,7 +16,7 @@
 import type { Scope } from "effect"
 import { Clock, Effect, Metric, Schedule } from "effect"
 import * as HealthFlags from "./HealthFlags.ts"
-import type { BudgetSource } from "./memoryBudget.ts"
+import type { BudgetSource } from "../pipeline/memoryBudget.ts"
 import * as Metrics from "./Metrics.ts"
 
 export type MemoryLevel = "ok" | "degraded" | "shedding"

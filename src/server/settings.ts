@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import { Config, ConfigProvider, Effect, Option } from "effect"
-import { DEFAULT_CGROUP_ROOT } from "./memoryBudget.ts"
+import { DEFAULT_CGROUP_ROOT } from "../pipeline/memoryBudget.ts"
 
 const invalid = (message: string) => new Config.ConfigError(new ConfigProvider.SourceError({ message }))
 

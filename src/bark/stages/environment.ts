@@ -7,6 +7,7 @@
  */
 import { Context, Effect } from "effect"
 import * as Environment from "../../pipeline/Environment.ts"
+import * as MemoryBudget from "../../pipeline/memoryBudget.ts"
 import * as Stage from "../../pipeline/Stage.ts"
 import * as StageReporter from "../../pipeline/StageReporter.ts"
 import type { EnvironmentSummary } from "../../pipeline/StageResult.ts"
@@ -36,14 +37,22 @@ export const make = (options: { readonly probe?: Effect.Effect<EnvironmentSummar
     const summary = yield* (options.probe ?? probe)
     const model = yield* Settings.model
     const need = Settings.modelMemory(model)
-    const totalGb = summary.totalMemoryMb / 1024
-    yield* StageReporter.annotate({ ...summary, model, modelWeightsGb: need.weightsGb, recommendedMemoryGb: need.recommendedGb })
-    if (totalGb < need.recommendedGb) {
+    // The container's limit where there is one, else the host's memory.
+    const budget = MemoryBudget.resolve({ hostTotalBytes: summary.totalMemoryMb * 2 ** 20 })
+    yield* StageReporter.annotate({
+      ...summary,
+      model,
+      modelWeightsGb: need.weightsGb,
+      modelPeakGb: need.peakGb,
+      memoryBudgetMb: budget.limitMb,
+      memoryBudgetSource: budget.source
+    })
+    if (budget.limitMb / 1024 < need.peakGb) {
       yield* StageReporter.warn(
-        `${model} needs about ${need.recommendedGb} GB of memory (fp32 weights ${need.weightsGb} GB plus sessions), this machine has ${
-          totalGb.toFixed(1)
-        } GB`,
-        "use suno/bark-small (SUNO_USE_SMALL_MODELS=True), turn on SUNO_OFFLOAD_CPU=True to hold one sub-model at a time, or run on a larger machine"
+        `${model} needs about ${need.peakGb} GB of memory at its peak (fp32 weights ${need.weightsGb} GB, ${
+          need.measured ? "measured" : "scaled from bark-small's measurement"
+        }), and this process may use ${(budget.limitMb / 1024).toFixed(1)} GB (${budget.source === "host" ? "the host's memory" : `its ${budget.source} limit`})`,
+        "use suno/bark-small (SUNO_USE_SMALL_MODELS=True), turn on SUNO_OFFLOAD_CPU=True to hold one sub-model's session at a time, or give the process more memory"
       )
     }
     return RuntimeEnvironment.of({ summary, model })
