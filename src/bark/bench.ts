@@ -27,6 +27,7 @@ import { argmax } from "./generate/sampling.ts"
 import { generateSemantic } from "./generate/semantic.ts"
 import type { BarkModels } from "./models.ts"
 import { presets } from "./randomCheckpoint.ts"
+import * as Settings from "./settings.ts"
 import * as CacheDirs from "./stages/cacheDirs.ts"
 import { ensureRandomModelDir } from "./stages/demoModelDir.ts"
 
@@ -211,6 +212,9 @@ export interface BenchReport extends BenchFigures {
   readonly cores: number
   /** Reading the weights, building the graphs and creating the sessions. */
   readonly load_seconds: number
+  /** Whether onnxruntime prepacked the weights (BARK_ORT_PREPACK). */
+  readonly prepack: boolean
+  readonly rss_after_load_mb: number
   /** Peak resident set size of the process, MB (includes making the random model when `model_source` is "generated"). */
   readonly peak_rss_mb: number
   readonly onnxruntime: string
@@ -230,7 +234,9 @@ export const benchmark = Effect.fn("bark.benchmark")(function*(options: Benchmar
     model = made.dir
     source = made.created ? "generated" : "cached"
   }
-  const load = yield* timed(openModelDir(model))
+  const prepack = yield* Settings.prepack
+  const load = yield* timed(openModelDir(model, { sessionOptions: { prepack } }))
+  const rssAfterLoad = process.memoryUsage.rss()
   const figures = yield* runBench(load.value, options)
   const runtime = yield* runtimeInfo
   return {
@@ -240,6 +246,8 @@ export const benchmark = Effect.fn("bark.benchmark")(function*(options: Benchmar
     threads: options.threads ?? "default",
     cores: os.availableParallelism(),
     load_seconds: round(load.seconds),
+    prepack,
+    rss_after_load_mb: round(rssAfterLoad / 1024 ** 2),
     ...figures,
     peak_rss_mb: round(process.resourceUsage().maxRSS / 1024),
     onnxruntime: runtime.version,
