@@ -47,6 +47,10 @@ export interface SessionOptions {
    * shared, memory-mapped external data file (see README, "Memory").
    */
   readonly prepack?: boolean
+  /** onnxruntime's CPU memory arena (default true). */
+  readonly cpuMemArena?: boolean
+  /** onnxruntime's memory pattern planning (default true). */
+  readonly memPattern?: boolean
 }
 
 /** An onnxruntime session reduced to what the graphs need. */
@@ -118,6 +122,8 @@ const make = (name: "cpu" | "cuda", providers: ReadonlyArray<string>, intraOpNum
         // Errors only: onnxruntime otherwise warns on every optimised-model save that it may be
         // hardware specific, which the graph cache already accounts for (its key holds the CPU model).
         logSeverityLevel: 3,
+        ...(options.cpuMemArena === undefined ? {} : { enableCpuMemArena: options.cpuMemArena }),
+        ...(options.memPattern === undefined ? {} : { enableMemPattern: options.memPattern }),
         ...(threads === undefined ? {} : { intraOpNumThreads: threads }),
         ...(options.optimizedModelFilePath === undefined ? {} : { optimizedModelFilePath: options.optimizedModelFilePath }),
         // Session config keys, flat and dotted: the form onnxruntime-node passes through (ort-notes §4).
