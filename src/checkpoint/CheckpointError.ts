@@ -65,9 +65,17 @@ const defaultRemediation: Record<CheckpointErrorReason, string> = {
   unsupported: "Convert the checkpoint to safetensors (e.g. with safetensors.torch.save_file) and load that."
 }
 
+/** A `CheckpointError` with the reason's usual remediation unless one is given; yield it to fail an Effect. */
+export const checkpointError = (
+  file: string,
+  reason: CheckpointErrorReason,
+  message: string,
+  remediation?: string
+): CheckpointError => new CheckpointError({ file, reason, message, remediation: remediation ?? defaultRemediation[reason] })
+
 /** Stops a synchronous decoder with a typed error; `attempt` catches it. */
 export const fail = (file: string, reason: CheckpointErrorReason, message: string, remediation?: string): never => {
-  throw new CheckpointError({ file, reason, message, remediation: remediation ?? defaultRemediation[reason] })
+  throw checkpointError(file, reason, message, remediation)
 }
 
 /** Runs a synchronous decoder, turning a thrown `CheckpointError` into a typed failure. */
