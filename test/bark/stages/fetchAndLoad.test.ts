@@ -5,7 +5,8 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { BarkEngine } from "../../../src/bark/engine/BarkEngine.ts"
-import { LoadedWeights, ModelFiles } from "../../../src/bark/services.ts"
+import { subModelGraph } from "../../../src/bark/graphs.ts"
+import { ConvertedModel, ModelFiles } from "../../../src/bark/services.ts"
 import * as CacheDirs from "../../../src/bark/stages/cacheDirs.ts"
 import * as FetchWeights from "../../../src/bark/stages/fetchWeights.ts"
 import * as Ready from "../../../src/bark/stages/ready.ts"
@@ -73,16 +74,27 @@ layer(NodeServices.layer, { excludeTestServices: true })("fetch-weights and safe
       assert.strictEqual(loaded.metadata["format"], "safetensors")
       assert.strictEqual(loaded.metadata["tensors"], repo.tensors.size)
       assert.isAbove(loaded.metadata["parameters"] as number, 0)
-      assert.strictEqual(Context.get(first.context, LoadedWeights).tensors.size, repo.tensors.size)
+      assert.strictEqual(loaded.metadata["graphCache"], "miss")
+      const converted = Context.get(first.context, ConvertedModel)
+      assert.isFalse(converted.cached)
+      assert.strictEqual(converted.sha256, files.weightsSha256, "the hub's LFS id is the checkpoint's identity: no hashing")
+      assert.isFalse(loaded.metadata["hashed"] as boolean)
+      for (const graph of Object.values(converted.graphs)) {
+        assert.isTrue(graph.startsWith(path.join(cache, "bark-pipeline", "graphs", converted.key) + path.sep))
+        assert.isTrue(fs.existsSync(graph))
+      }
 
       hub.clearRequests()
       const second = yield* run(config)
       assert.strictEqual(byStage(second.report, "fetch-weights").metadata["cacheHits"], files.files.length)
       assert.strictEqual(hub.requests.filter((r) => r.path.includes("/resolve/")).length, 0, "no file is fetched again")
-      assert.strictEqual(
-        Context.get(second.context, LoadedWeights).sha256,
-        Context.get(first.context, LoadedWeights).sha256
-      )
+      const again = byStage(second.report, "safe-load")
+      assert.strictEqual(again.outcome, "skipped", "the converted model is in the graph cache")
+      assert.include(again.skipReason ?? "", "graph cache hit")
+      assert.isUndefined(again.metadata["format"], "the checkpoint is not opened")
+      const cached = Context.get(second.context, ConvertedModel)
+      assert.isTrue(cached.cached)
+      assert.deepStrictEqual({ ...cached, cached: false }, converted)
     }))
 
   it.effect("loads a torch pytorch_model.bin through the restricted unpickler", () =>
@@ -93,9 +105,14 @@ layer(NodeServices.layer, { excludeTestServices: true })("fetch-weights and safe
       assert.strictEqual(loaded.metadata["format"], "torch")
       assert.strictEqual(loaded.metadata["file"], "pytorch_model.bin")
       assert.strictEqual(loaded.metadata["tensors"], repo.tensors.size)
-      const tensors = Context.get(ready.context, LoadedWeights).tensors
-      const name = "semantic.layers.0.attn.att_proj.weight"
-      assert.deepStrictEqual(tensors.get(name)!.data, repo.tensors.get(name)!.data)
+      assert.isFalse(loaded.metadata["hashed"] as boolean)
+      // the tensors reach the cached graphs unchanged: the same bytes as the graph built straight from them
+      const converted = Context.get(ready.context, ConvertedModel)
+      const expected = yield* subModelGraph("semantic", repo.tensors, converted.config)
+      const dir = path.dirname(converted.graphs.semantic)
+      assert.isTrue(fs.readFileSync(converted.graphs.semantic).equals(expected.model))
+      const weights = fs.readFileSync(path.join(dir, expected.externalData[0]!.path))
+      assert.isTrue(weights.equals(Buffer.concat(expected.externalData[0]!.parts)))
     }))
 
   it.effect("offline: a cold cache is fatal and names the missing files; a warm cache works without the network", () =>
@@ -109,7 +126,7 @@ layer(NodeServices.layer, { excludeTestServices: true })("fetch-weights and safe
       yield* run(config)
       hub.clearRequests()
       const warm = yield* run({ ...config, HF_HUB_OFFLINE: "1" })
-      assert.strictEqual(byStage(warm.report, "safe-load").outcome, "succeeded")
+      assert.strictEqual(byStage(warm.report, "safe-load").outcome, "skipped") // a graph cache hit
       assert.strictEqual(hub.requests.length, 0)
     }))
 
