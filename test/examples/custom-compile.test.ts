@@ -12,7 +12,7 @@ import * as Stage from "../../src/pipeline/Stage.ts"
 import { tinyModelDir } from "../bark/engine/tinyModel.ts"
 import { fakeCausalLM, fakeCodec, fakeFineLM } from "../bark/fakeModels.ts"
 
-class Served extends Context.Service<Served, { readonly warmedUp: boolean; readonly models: BarkModels }>()("test/Served") {}
+class Served extends Context.Service<Served, { readonly warmedUp: boolean; readonly models: BarkModels | undefined }>()("test/Served") {}
 
 /** In-memory models that count their calls; `failCodec` makes the codec's decode fail. */
 const makeModels = (failCodec = false) => {
@@ -44,20 +44,20 @@ const makeModels = (failCodec = false) => {
  * The tail of the startup recipe with preload faked: preload, the built-in
  * compile's place, and a ready-like stage that serves whatever compile gave it.
  */
-const recipeWith = (models: BarkModels, offload = false) =>
+const recipeWith = (models: BarkModels | undefined, offload = false) =>
   Pipeline.make("custom-compile-test", "preload → compile → ready").pipe(
     Pipeline.add(Stage.make({
       name: "preload",
       purpose: "in-memory models",
       provides: PreloadedModels,
-      build: Effect.succeed(PreloadedModels.of({ models, offload, graphDir: "in-memory" }))
+      build: Effect.succeed(PreloadedModels.of({ models, offload, sessionOptions: { graphOptimizationLevel: "all", prepack: false } }))
     })),
     Pipeline.add(Stage.make({
       name: "compile",
       purpose: "the built-in compile",
       provides: CompiledModels,
       needs: [PreloadedModels],
-      build: Effect.map(PreloadedModels, ({ models }) => CompiledModels.of({ models, optimized: true, warmedUp: true }))
+      build: Effect.map(PreloadedModels, ({ models }) => CompiledModels.of({ models, optimization: "all", warmedUp: true }))
     })),
     Pipeline.add(Stage.make({
       name: "ready",
@@ -80,7 +80,7 @@ describe("example: custom-compile", () => {
       const ready = yield* Effect.scoped(Runner.run(custom, { sinks: [sink] }))
       assert.deepStrictEqual(calls(), { semantic: 1, coarse: 1, fine: 1, codec: 1 })
       const compiled = Context.get(ready.context, CompiledModels)
-      assert.deepInclude(compiled, { optimized: false, warmedUp: true })
+      assert.deepInclude(compiled, { optimization: "all", warmedUp: true })
       assert.strictEqual(Context.get(ready.context, Served).models, models, "ready got the models through the custom stage")
       const result = ready.report.results[1]!
       assert.strictEqual(result.outcome, "succeeded")
@@ -109,6 +109,15 @@ describe("example: custom-compile", () => {
       const ready = yield* Effect.scoped(Runner.run(recipeWith(models, true).pipe(Pipeline.replace(CompiledModels, warmUpOnly))))
       assert.deepStrictEqual(calls(), { semantic: 0, coarse: 0, fine: 0, codec: 0 })
       assert.isFalse(Context.get(ready.context, CompiledModels).warmedUp)
+    }))
+
+  it.effect("with the worker engine (no main-thread models) nothing is warmed up here and ready gets no models", () =>
+    Effect.gen(function*() {
+      const ready = yield* Effect.scoped(Runner.run(recipeWith(undefined).pipe(Pipeline.replace(CompiledModels, warmUpOnly))))
+      const compiled = Context.get(ready.context, CompiledModels)
+      assert.deepStrictEqual(compiled, CompiledModels.of({ models: undefined, optimization: "all", warmedUp: false }))
+      assert.strictEqual(ready.report.results[1]!.outcome, "succeeded")
+      assert.isUndefined(Context.get(ready.context, Served).models)
     }))
 
   it.live("the example recipe runs the real startup on a tiny model with the custom compile in place", () =>

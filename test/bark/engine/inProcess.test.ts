@@ -12,6 +12,7 @@ import { openModelDir } from "../../../src/bark/engine/openModelDir.ts"
 import type { BarkModels } from "../../../src/bark/models.ts"
 import { normalizeText } from "../../../src/bark/tokenizer.ts"
 import { InferenceBackend } from "../../../src/onnx/InferenceBackend.ts"
+import { testOwnDir } from "./convertedModel.ts"
 import { testEngineOptions, tinyModelDir } from "./tinyModel.ts"
 
 const longText = "The quick brown fox jumps over the lazy dog. It was a  sunny day,\nand everyone was happy. " +
@@ -58,7 +59,7 @@ const fixture = Layer.effect(
   Fixture,
   Effect.gen(function*() {
     const dir = yield* tinyModelDir
-    const models = yield* openModelDir(dir)
+    const models = yield* openModelDir(dir, { ownDir: yield* testOwnDir(dir) })
     return { dir, models, engine: yield* makeBarkEngine(models, dir, testEngineOptions) }
   })
 ).pipe(Layer.provideMerge(Layer.merge(NodeServices.layer, InferenceBackend.cpu({ intraOpNumThreads: 1 }))))

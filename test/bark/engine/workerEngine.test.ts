@@ -1,8 +1,9 @@
 /**
  * The worker engine against the in-process engine on the same tiny model:
- * the same audio for a seed and for argmax, chunks and progress relayed,
- * errors carried across the thread, cancellation acknowledged, and a model
- * directory that cannot be loaded reported as such.
+ * the worker opens its own sessions from the converted graphs named in its
+ * spec (no weights cross threads); the same audio for a seed and for argmax,
+ * chunks and progress relayed, errors carried across the thread,
+ * cancellation acknowledged, and graphs that cannot be opened reported as such.
  */
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
@@ -11,7 +12,10 @@ import type { SynthesisProgress } from "../../../src/bark/engine/BarkEngine.ts"
 import { makeBarkEngine } from "../../../src/bark/engine/inProcess.ts"
 import { openModelDir } from "../../../src/bark/engine/openModelDir.ts"
 import { makeWorkerEngine } from "../../../src/bark/engine/workerEngine.ts"
+import { decodeBarkConfig } from "../../../src/bark/config.ts"
+import { makeRandomCheckpoint, presets } from "../../../src/bark/randomCheckpoint.ts"
 import { InferenceBackend } from "../../../src/onnx/InferenceBackend.ts"
+import { convertedModel, testOwnDir } from "./convertedModel.ts"
 import { testEngineOptions, tinyModelDir } from "./tinyModel.ts"
 
 const env = Layer.merge(NodeServices.layer, InferenceBackend.cpu({ intraOpNumThreads: 1 }))
@@ -21,8 +25,18 @@ describe("makeWorkerEngine", () => {
   it.live("produces the in-process engine's audio, relays progress and errors, and acknowledges cancellation", () =>
     Effect.gen(function*() {
       const dir = yield* tinyModelDir
-      const local = yield* makeBarkEngine(yield* openModelDir(dir), dir, testEngineOptions)
-      const remote = yield* makeWorkerEngine({ modelDir: dir, backend: "cpu", intraOpNumThreads: 1, engine: testEngineOptions })
+      const local = yield* makeBarkEngine(yield* openModelDir(dir, { ownDir: yield* testOwnDir(dir) }), dir, testEngineOptions)
+      const entry = yield* convertedModel(dir) // a cache hit: openModelDir converted it
+      const remote = yield* makeWorkerEngine({
+        modelDir: dir,
+        config: entry.config,
+        graphs: entry.graphs,
+        backend: "cpu",
+        intraOpNumThreads: 1,
+        sessionOptions: { graphOptimizationLevel: "all", prepack: false },
+        warmUp: true,
+        engine: testEngineOptions
+      })
       assert.deepStrictEqual(remote.voices, local.voices)
       assert.strictEqual(remote.sampleRate, local.sampleRate)
 
@@ -54,11 +68,19 @@ describe("makeWorkerEngine", () => {
       assert.deepStrictEqual(again.audio, (yield* local.synthesize(text, { seed: 11, voice: "v2/en_speaker_1" })).audio)
     }).pipe(Effect.provide(env)), 60_000)
 
-  it.live("fails with what to do when the model directory cannot be loaded", () =>
+  it.live("fails with what to do when the graphs cannot be opened", () =>
     Effect.gen(function*() {
-      const error = yield* Effect.flip(makeWorkerEngine({ modelDir: "/nonexistent/bark-model", backend: "cpu" }))
+      const config = yield* decodeBarkConfig((yield* makeRandomCheckpoint(presets.tiny)).config)
+      const graphs = {
+        semantic: "/nonexistent/graphs/semantic/model.onnx",
+        coarse: "/nonexistent/graphs/coarse/model.onnx",
+        fine: "/nonexistent/graphs/fine/model.onnx",
+        codec: "/nonexistent/graphs/codec/model.onnx"
+      }
+      const error = yield* Effect.flip(makeWorkerEngine({ modelDir: "/nonexistent/bark-model", config, graphs, backend: "cpu" }))
       assert.strictEqual(error._tag, "WorkerEngineError")
       assert.include(error.message, "/nonexistent/bark-model")
+      assert.include(error.message, "semantic")
       assert.isNotEmpty(error.remediation)
     }).pipe(Effect.provide(env)), 30_000)
 })
