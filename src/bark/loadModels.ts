@@ -6,8 +6,7 @@
  *
  * Sessions live in a `SessionPool`: `resident` (the default) creates all four
  * now and keeps them; `offload` (SUNO_OFFLOAD_CPU) keeps one open at a time.
- * `sessionsOf(models)` returns the pool, for stages that manage sessions
- * later (the worker engine releasing the main thread's).
+ * `sessionsOf(models)` returns the pool (its stats: which sessions are open).
  *
  * @since 0.1.0
  */
@@ -31,8 +30,6 @@ export interface OpenModelsOptions {
   readonly mode?: SessionPool.PoolMode
   /** Options for every session: threads, optimisation level, prepacking. */
   readonly sessionOptions?: Omit<SessionOptions, "model">
-  /** Per sub-model options on top of `sessionOptions` (e.g. where onnxruntime saves its optimised copy). */
-  readonly perModel?: Partial<Record<SubModel, Omit<SessionOptions, "model">>>
   /** Called after each sub-model is ready. */
   readonly onLoaded?: (model: SubModel, done: number) => Effect.Effect<void>
 }
@@ -51,20 +48,19 @@ export const openModels = Effect.fn("openModels")(function*(
 ) {
   const pool = yield* SessionPool.make(backend, { mode: options.mode ?? "resident" })
   let done = 0
-  // Each sub-model's sessions get the shared options plus its own, through a view of the pool.
-  const on = (model: SubModel): typeof InferenceBackend.Service => ({
+  // Every session gets the shared options, through a view of the pool.
+  const on: typeof InferenceBackend.Service = {
     ...pool.backend,
-    createSession: (source, sessionOptions) =>
-      pool.backend.createSession(source, { ...options.sessionOptions, ...options.perModel?.[model], ...sessionOptions })
-  })
+    createSession: (source, sessionOptions) => pool.backend.createSession(source, { ...options.sessionOptions, ...sessionOptions })
+  }
   const loaded = <A, E, R>(model: SubModel, make: Effect.Effect<A, E, R>) =>
     Effect.tap(make, () => options.onLoaded?.(model, ++done) ?? Effect.void)
 
   const models: BarkModels = {
-    semantic: yield* loaded("semantic", openCausalGpt("semantic", config.semantic_config, sources.semantic, on("semantic"))),
-    coarse: yield* loaded("coarse", openCausalGpt("coarse", config.coarse_acoustics_config, sources.coarse, on("coarse"))),
-    fine: yield* loaded("fine", openFineLM(config.fine_acoustics_config, sources.fine, on("fine"))),
-    codec: yield* loaded("codec", openCodecDecoder(config.codec_config, sources.codec, on("codec")))
+    semantic: yield* loaded("semantic", openCausalGpt("semantic", config.semantic_config, sources.semantic, on)),
+    coarse: yield* loaded("coarse", openCausalGpt("coarse", config.coarse_acoustics_config, sources.coarse, on)),
+    fine: yield* loaded("fine", openFineLM(config.fine_acoustics_config, sources.fine, on)),
+    codec: yield* loaded("codec", openCodecDecoder(config.codec_config, sources.codec, on))
   }
   pools.set(models, pool)
   return models

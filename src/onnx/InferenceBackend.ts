@@ -16,12 +16,6 @@ import { InferenceError } from "./InferenceError.ts"
 /** A model to load: built bytes (with their external weight files) or the path of an `.onnx` file. */
 export type ModelSource = BuiltModel | string
 
-/**
- * Where a model's graph comes from. `build` makes it from the weights; a graph
- * cache may return a stored copy instead and never run `build`. `graph` names
- * the graph uniquely among those built from one checkpoint (e.g. "semantic").
- */
-export type GraphSource = <E>(graph: string, build: Effect.Effect<BuiltModel, E>) => Effect.Effect<ModelSource, E>
 
 /** onnxruntime's graph optimisation levels. */
 export type OptimizationLevel = "disabled" | "basic" | "extended" | "all"

@@ -1,10 +1,10 @@
 /**
- * SessionPool.releaseAll: closes every open session and says how many; the
- * handles stay valid and a later run reopens its model's session, with the
- * same results.
+ * SessionPool: resident keeps every session open; offload keeps one, reopens
+ * a model's session from its source when it runs again, with the same
+ * results, and releases everything with the scope.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Exit, Scope } from "effect"
 import { Tensor } from "onnxruntime-node"
 import { GraphBuilder } from "../../src/onnx/graph.ts"
 import { InferenceBackend } from "../../src/onnx/InferenceBackend.ts"
@@ -17,26 +17,34 @@ const gelu = (name: string) => {
 }
 
 const feeds = { x: new Tensor("float32", Float32Array.of(0, 1), [2]) }
+const y = (out: Readonly<Record<string, Tensor>>) => Array.from(out["y"]!.data as Float32Array)
 
 describe("SessionPool", () => {
-  it.effect("releaseAll closes every open session; a later run reopens its own", () =>
+  it.effect("resident: every session stays open", () =>
     Effect.gen(function*() {
       const pool = yield* SessionPool.make(yield* InferenceBackend, { mode: "resident" })
       const a = yield* pool.backend.createSession(gelu("a"), { model: "a" })
-      yield* pool.backend.createSession(gelu("b"), { model: "b" })
-      const before = (yield* a.run(feeds, ["y"]))["y"]!.data as Float32Array
-      assert.deepStrictEqual((yield* pool.stats).open, ["a", "b"])
+      const b = yield* pool.backend.createSession(gelu("b"), { model: "b" })
+      yield* a.run(feeds, ["y"])
+      yield* b.run(feeds, ["y"])
+      assert.deepStrictEqual(yield* pool.stats, { created: 2, released: 0, open: ["a", "b"] })
+    }).pipe(Effect.scoped, Effect.provide(InferenceBackend.cpu({ intraOpNumThreads: 1 }))))
 
-      assert.strictEqual(yield* pool.releaseAll, 2)
-      const released = yield* pool.stats
-      assert.deepStrictEqual(released.open, [])
-      assert.strictEqual(released.released, 2)
-      assert.strictEqual(yield* pool.releaseAll, 0)
-
-      const after = (yield* a.run(feeds, ["y"]))["y"]!.data as Float32Array
-      assert.deepStrictEqual(Array.from(after), Array.from(before))
-      const reopened = yield* pool.stats
-      assert.deepStrictEqual(reopened.open, ["a"])
-      assert.strictEqual(reopened.created, 3)
+  it.effect("offload: one session at a time, reopened from its source with the same results; all released with the scope", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const pool = yield* SessionPool.make(yield* InferenceBackend, { mode: "offload" }).pipe(Scope.provide(scope))
+      const a = yield* pool.backend.createSession(gelu("a"), { model: "a" }).pipe(Scope.provide(scope))
+      const b = yield* pool.backend.createSession(gelu("b"), { model: "b" }).pipe(Scope.provide(scope))
+      assert.deepStrictEqual((yield* pool.stats).open, ["b"])
+      const first = y(yield* a.run(feeds, ["y"]))
+      assert.deepStrictEqual((yield* pool.stats).open, ["a"])
+      yield* b.run(feeds, ["y"])
+      assert.deepStrictEqual(y(yield* a.run(feeds, ["y"])), first)
+      assert.deepStrictEqual(yield* pool.stats, { created: 5, released: 4, open: ["a"] })
+      yield* Scope.close(scope, Exit.void)
+      assert.deepStrictEqual((yield* pool.stats).open, [])
+      const gone = yield* Effect.flip(a.run(feeds, ["y"]))
+      assert.include(gone.message, "released with the scope")
     }).pipe(Effect.scoped, Effect.provide(InferenceBackend.cpu({ intraOpNumThreads: 1 }))))
 })
