@@ -50,22 +50,23 @@ export interface TensorSpec {
   readonly stride: ReadonlyArray<number>
 }
 
+/** A tensor as `torch.save` pickles it (`_rebuild_tensor_v2` over a persistent storage id). */
+export const tensorValue = (spec: TensorSpec): Part => [
+  global("torch._utils", "_rebuild_tensor_v2"),
+  tuple(
+    tuple(str("storage"), global("torch", spec.storageType ?? "FloatStorage"), str(spec.key ?? "0"), str("cpu"), int(spec.numel)),
+    op.BINPERSID,
+    int(spec.offset ?? 0),
+    tuple(...spec.size.map(int)),
+    tuple(...spec.stride.map(int)),
+    op.NEWFALSE,
+    global("collections", "OrderedDict"), op.EMPTY_TUPLE, op.REDUCE
+  ),
+  op.REDUCE
+]
+
 /** The pickle of `{"w": tensor}` as torch.save writes it (protocol 2, `_rebuild_tensor_v2`). */
-export const tensorPickle = (spec: TensorSpec): Uint8Array =>
-  pickle(
-    op.PROTO2, op.EMPTY_DICT, str("w"),
-    global("torch._utils", "_rebuild_tensor_v2"),
-    tuple(
-      tuple(str("storage"), global("torch", spec.storageType ?? "FloatStorage"), str(spec.key ?? "0"), str("cpu"), int(spec.numel)),
-      op.BINPERSID,
-      int(spec.offset ?? 0),
-      tuple(...spec.size.map(int)),
-      tuple(...spec.stride.map(int)),
-      op.NEWFALSE,
-      global("collections", "OrderedDict"), op.EMPTY_TUPLE, op.REDUCE
-    ),
-    op.REDUCE, op.SETITEM, op.STOP
-  )
+export const tensorPickle = (spec: TensorSpec): Uint8Array => pickle(op.PROTO2, op.EMPTY_DICT, str("w"), tensorValue(spec), op.SETITEM, op.STOP)
 
 /** A torch zip checkpoint (`archive/data.pkl` + `archive/data/<key>`) from a pickle and its storages. */
 export const torchZip = (dataPkl: Uint8Array, storages: Readonly<Record<string, Uint8Array>>): Uint8Array =>

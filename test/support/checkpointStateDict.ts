@@ -9,27 +9,12 @@
  */
 import { closeSync, openSync, writeSync } from "node:fs"
 import { encodeHeader } from "../../src/checkpoint/safetensors.ts"
-import { global, int, op, type Part, pickle, str, type TensorSpec, tuple } from "./checkpointPickle.ts"
+import { op, pickle, str, type TensorSpec, tensorValue } from "./checkpointPickle.ts"
 import { makeZip, type ZipInput } from "./checkpointZip.ts"
 
 export interface NamedTensorSpec extends TensorSpec {
   readonly name: string
 }
-
-/** A tensor as `torch.save` pickles it (`_rebuild_tensor_v2` over a persistent storage id). */
-const tensorValue = (spec: TensorSpec): Part => [
-  global("torch._utils", "_rebuild_tensor_v2"),
-  tuple(
-    tuple(str("storage"), global("torch", spec.storageType ?? "FloatStorage"), str(spec.key ?? "0"), str("cpu"), int(spec.numel)),
-    op.BINPERSID,
-    int(spec.offset ?? 0),
-    tuple(...spec.size.map(int)),
-    tuple(...spec.stride.map(int)),
-    op.NEWFALSE,
-    global("collections", "OrderedDict"), op.EMPTY_TUPLE, op.REDUCE
-  ),
-  op.REDUCE
-]
 
 /** The pickle of `{name: tensor, ...}` (protocol 2), in the order given. */
 export const stateDictPickle = (tensors: ReadonlyArray<NamedTensorSpec>): Uint8Array =>
