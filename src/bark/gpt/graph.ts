@@ -216,14 +216,16 @@ export const fineGptGraph = (w: FineGptWeights): BuiltModel => {
   return g.build({ externalDataPath: "weights.bin" })
 }
 
-/** A row-major [rows, cols] matrix as [cols, rows], in cache-friendly tiles. */
+/** A row-major [rows, cols] matrix as [cols, rows], in cache-friendly tiles (conversion's hot loop). */
 const transpose = (data: Float32Array, rows: number, cols: number): Float32Array => {
   const out = new Float32Array(data.length)
-  const tile = 32
+  const tile = 64
   for (let r0 = 0; r0 < rows; r0 += tile) {
+    const r1 = Math.min(r0 + tile, rows)
     for (let c0 = 0; c0 < cols; c0 += tile) {
-      for (let r = r0; r < Math.min(r0 + tile, rows); r++) {
-        for (let c = c0; c < Math.min(c0 + tile, cols); c++) out[c * rows + r] = data[r * cols + c]!
+      const c1 = Math.min(c0 + tile, cols)
+      for (let r = r0; r < r1; r++) {
+        for (let c = c0, from = r * cols + c0, to = c0 * rows + r; c < c1; c++, from++, to += rows) out[to] = data[from]!
       }
     }
   }
