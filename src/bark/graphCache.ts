@@ -11,7 +11,8 @@
  * place, so a half-written entry is never visible.
  *
  * The key is the sha256 of what the graphs depend on: the checkpoint's
- * content hash, the graph builder's version and the dtype. Graphs do not
+ * content hash, its decoded config, the graph builder's version and the
+ * dtype. Graphs do not
  * depend on the execution provider: onnxruntime places and optimises them
  * when a session opens.
  *
@@ -39,6 +40,8 @@ export const GRAPH_BUILDER_VERSION = "3"
 export interface GraphKeyInputs {
   /** sha256 of the checkpoint file's bytes. */
   readonly checkpointSha256: string
+  /** The decoded config.json: the same weights under another config make other graphs. */
+  readonly config: BarkConfig
   readonly dtype: "float32"
   readonly builderVersion: string
 }

@@ -30,7 +30,7 @@ describe("bark-pipeline bench (child process)", () => {
     const r = await runCliProcess([
       "bench", "--model", model, "--semantic-tokens", "6", "--coarse-tokens", "10", "--fine-passes", "2", "--codec-frames", "8",
       "--threads", "1", "--json"
-    ])
+    ], { env: { BARK_CACHE_DIR: path.join(path.dirname(model), "cache") } })
     expect(r.code, r.stderr).toBe(0)
     const report = JSON.parse(r.stdout)
     expect(report.model).toBe(model)

@@ -280,9 +280,16 @@ describe("safe-load: convert once, load lean", () => {
       assert.notStrictEqual(another.converted.key, original.converted.key)
       assert.sameMembers([...graphsListing(cacheDir)], [original.converted.key, another.converted.key])
 
-      const base = { checkpointSha256: "a".repeat(64), dtype: "float32", builderVersion: GraphCache.GRAPH_BUILDER_VERSION } as const
+      const base = {
+        checkpointSha256: "a".repeat(64),
+        config: original.converted.config,
+        dtype: "float32",
+        builderVersion: GraphCache.GRAPH_BUILDER_VERSION
+      } as const
       const key = GraphCache.graphKey(base)
       assert.notStrictEqual(GraphCache.graphKey({ ...base, checkpointSha256: "b".repeat(64) }), key)
+      const otherConfig = { ...base.config, semantic_config: { ...base.config.semantic_config, block_size: 512 } }
+      assert.notStrictEqual(GraphCache.graphKey({ ...base, config: otherConfig }), key, "another config makes other graphs")
       assert.notStrictEqual(GraphCache.graphKey({ ...base, builderVersion: "0" }), key)
       const { checkpointSha256, ...rest } = base
       assert.strictEqual(GraphCache.graphKey({ ...rest, checkpointSha256 }), key, "property order does not matter")
