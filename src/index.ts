@@ -60,6 +60,8 @@ export {
 } from "./bark/engine/BarkEngine.ts"
 export { type EngineOptions, makeBarkEngine } from "./bark/engine/inProcess.ts"
 export { makeWorkerEngine, WorkerEngineError, type WorkerSpec } from "./bark/engine/workerEngine.ts"
+export { convertModelDir, openModelDir } from "./bark/engine/openModelDir.ts"
+export { openModels, SUB_MODELS, type SubModel } from "./bark/loadModels.ts"
 export { encodeWav, type Wav, WavError, type WavFormat } from "./bark/wav.ts"
 export { startup }
 
