@@ -24,18 +24,11 @@ import { StageFatal } from "../../pipeline/StageFatal.ts"
 import * as StageReporter from "../../pipeline/StageReporter.ts"
 import { loadBarkConfig } from "../config.ts"
 import { convertOnce } from "../convert.ts"
-import * as GraphCache from "../graphCache.ts"
+import { tensorPrefix } from "../graphs.ts"
 import { SUB_MODELS } from "../loadModels.ts"
 import { ConvertedModel, ModelFiles } from "../services.ts"
 import * as Settings from "../settings.ts"
 import { CacheDirs } from "./cacheDirs.ts"
-import { tensorPrefix } from "../graphs.ts"
-
-/** The graph cache of a run: `{CacheDirs.own}/graphs`. */
-export const graphCacheOf = Effect.fn("graphCacheOf")(function*(dirs: typeof CacheDirs.Service) {
-  const path = yield* Path.Path
-  return yield* GraphCache.make(path.join(dirs.own, "graphs"))
-})
 
 const checkLayout = (names: ReadonlyArray<string>, file: string) => {
   const missing = SUB_MODELS.map((m) => tensorPrefix[m]).filter((p) => !names.some((k) => k.startsWith(p)))
