@@ -18,6 +18,14 @@
  *   BENCH_PROFILES=mock BENCH_MOCK_LATENCY_MS=100 BENCH_REQUESTS=60 node bench/serve.ts
  *
  * Writes bench/results/serve.md (and prints it).
+ *
+ * `--soak` (`npm run bench:soak`) runs the memory soak instead: per profile, a
+ * fresh server, BENCH_SOAK_WARMUP (20) warm-up requests, then
+ * BENCH_SOAK_MOCK_REQUESTS (1000) mock / BENCH_SOAK_DEMO_REQUESTS (200) demo
+ * requests from BENCH_SOAK_CONCURRENCY (2) clients, with a memory sample after
+ * a forced GC every BENCH_SOAK_MOCK_EVERY (50) / BENCH_SOAK_DEMO_EVERY (10)
+ * requests. It reports RSS, V8 heap and native growth from the warm baseline
+ * against a 50 MB target, and writes bench/results/soak.json (BENCH_SOAK_OUT) and prints a table.
  */
 import { spawn, type ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
@@ -295,4 +303,215 @@ const main = async () => {
   console.log(report)
 }
 
-await main()
+/** One field of /proc/<pid>/status in bytes (the kB figures), NaN when absent (not Linux). */
+const procStatus = (pid: number): Record<string, number> => {
+  try {
+    const text = fs.readFileSync(`/proc/${pid}/status`, "utf8")
+    return Object.fromEntries(
+      text.split("\n").flatMap((l) => {
+        const m = /^(Vm\w+|Rss\w+):\s+(\d+) kB/.exec(l)
+        return m === null ? [] : [[m[1]!, Number(m[2]) * 1024]]
+      })
+    )
+  } catch {
+    return {}
+  }
+}
+
+/** All of the server's `bark_process_*` gauges from one /metrics scrape (the route samples process.memoryUsage() as it answers). */
+const processMetrics = async (url: string) => {
+  const text = await (await fetch(`${url}/metrics`)).text()
+  const get = (name: string) => {
+    const line = text.split("\n").find((l) => l.startsWith(`bark_process_${name} `))
+    return line === undefined ? NaN : Number(line.split(" ")[1])
+  }
+  return { rss: get("resident_memory_bytes"), heapUsed: get("heap_used_bytes"), heapTotal: get("heap_total_bytes"), external: get("external_bytes") }
+}
+
+interface SoakSample {
+  /** Requests sent after the warm-up when the sample was taken. */
+  readonly requests: number
+  readonly seconds: number
+  /** VmRSS from /proc before the forced GC. */
+  readonly rssBeforeGc: number
+  /** The rest after a forced GC (SIGUSR2 → gc() in the server's main thread). */
+  readonly rss: number
+  readonly rssAnon: number
+  readonly rssFile: number
+  readonly heapUsed: number
+  readonly heapTotal: number
+  readonly external: number
+  /**
+   * RSS − V8 heap in use (heapUsed) of the main thread: native allocations, onnxruntime, the worker thread's isolate,
+   * code, and V8's free heap pages. Not RSS − heapTotal: heapTotal counts committed pages that need not be resident,
+   * so a young-generation resize moves it by tens of MB while RSS hardly changes.
+   */
+  readonly native: number
+}
+
+const soakSample = async (server: Server, requests: number, t0: number): Promise<SoakSample> => {
+  const pid = server.child.pid!
+  const rssBeforeGc = procStatus(pid)["VmRSS"] ?? NaN
+  server.child.kill("SIGUSR2")
+  await sleep(300)
+  const m = await processMetrics(server.url)
+  const p = procStatus(pid)
+  const rss = p["VmRSS"] ?? m.rss
+  return {
+    requests,
+    seconds: (performance.now() - t0) / 1000,
+    rssBeforeGc,
+    rss,
+    rssAnon: p["RssAnon"] ?? NaN,
+    rssFile: p["RssFile"] ?? NaN,
+    heapUsed: m.heapUsed,
+    heapTotal: m.heapTotal,
+    external: m.external,
+    native: rss - m.heapUsed
+  }
+}
+
+const SOAK_TARGET_MB = 50
+
+/** `n` calls of `send` from `concurrency` closed-loop clients. */
+const batchOf = async (n: number, concurrency: number, send: () => Promise<void>) => {
+  let started = 0
+  await Promise.all(Array.from({ length: Math.min(concurrency, n) }, async () => {
+    while (started < n) {
+      started++
+      await send()
+    }
+  }))
+}
+
+const soakProfile = async (profile: "mock" | "demo", dir: string) => {
+  const requests = Number(profile === "mock" ? env.BENCH_SOAK_MOCK_REQUESTS ?? 1000 : env.BENCH_SOAK_DEMO_REQUESTS ?? 200)
+  const every = Number(profile === "mock" ? env.BENCH_SOAK_MOCK_EVERY ?? 50 : env.BENCH_SOAK_DEMO_EVERY ?? 10)
+  const warmUp = Number(env.BENCH_SOAK_WARMUP ?? 20)
+  const concurrency = Number(env.BENCH_SOAK_CONCURRENCY ?? 2)
+  const mockLatency = env.BENCH_SOAK_MOCK_LATENCY_MS ?? "0"
+  const server = await startServer(profile, profile === "mock" ? { BARK_MOCK_LATENCY_MS: mockLatency } : {}, dir)
+  const statuses: Record<string, number> = {}
+  const send = async () => {
+    const r = await synthesize(server)
+    statuses[r.status] = (statuses[r.status] ?? 0) + 1
+  }
+  try {
+    const idle = await soakSample(server, 0, performance.now())
+    // The warm-up uses the soak's concurrency, so that the buffers and allocator arenas of concurrent requests are in the baseline.
+    await batchOf(warmUp, concurrency, send)
+    for (const k of Object.keys(statuses)) delete statuses[k]
+    const t0 = performance.now()
+    const samples: Array<SoakSample> = [await soakSample(server, 0, t0)]
+    let sent = 0
+    while (sent < requests) {
+      const batch = Math.min(every, requests - sent)
+      await batchOf(batch, concurrency, send)
+      sent += batch
+      samples.push(await soakSample(server, sent, t0))
+      const s = samples.at(-1)!
+      console.error(`  ${profile}: ${sent}/${requests} requests, RSS ${mb(s.rss)} MB, heap ${mb(s.heapUsed)} MB, native ${mb(s.native)} MB`)
+    }
+    const seconds = (performance.now() - t0) / 1000
+    const hwm = procStatus(server.child.pid!)["VmHWM"] ?? NaN
+    const exitCode = await server.stop()
+    const first = samples[0]!
+    const last = samples.at(-1)!
+    const growth = (key: keyof SoakSample) => ({
+      lastMinusFirstMb: Number(((last[key] - first[key]) / 2 ** 20).toFixed(1)),
+      maxMinusFirstMb: Number(((Math.max(...samples.map((s) => s[key])) - first[key]) / 2 ** 20).toFixed(1))
+    })
+    const rssGrowth = growth("rss")
+    // A least-squares slope over the second half of the run: steady growth there is what a leak looks like, warm-up is not.
+    const tail = samples.slice(Math.floor(samples.length / 2))
+    const slope = (key: keyof SoakSample) => {
+      const xs = tail.map((s) => s.requests)
+      const ys = tail.map((s) => s[key])
+      const mx = xs.reduce((a, b) => a + b, 0) / xs.length
+      const my = ys.reduce((a, b) => a + b, 0) / ys.length
+      const num = xs.reduce((a, x, i) => a + (x - mx) * (ys[i]! - my), 0)
+      const den = xs.reduce((a, x) => a + (x - mx) ** 2, 0)
+      return den === 0 ? NaN : Number((num / den / 1024).toFixed(2))
+    }
+    return {
+      profile,
+      settings: profile === "mock" ? { BARK_MOCK_LATENCY_MS: Number(mockLatency) } : {},
+      requests,
+      warmUp,
+      sampleEvery: every,
+      concurrency,
+      seconds: Number(seconds.toFixed(1)),
+      statuses,
+      idleMb: Number(mb(idle.rss)),
+      baselineMb: Number(mb(first.rss)),
+      peakRssMb: Number(mb(hwm)),
+      growthMb: {
+        rss: rssGrowth,
+        rssAnon: growth("rssAnon"),
+        rssFile: growth("rssFile"),
+        heapUsed: growth("heapUsed"),
+        heapTotal: growth("heapTotal"),
+        external: growth("external"),
+        native: growth("native")
+      },
+      secondHalfSlopeKiBPerRequest: { rss: slope("rss"), heapUsed: slope("heapUsed"), native: slope("native") },
+      targetMb: SOAK_TARGET_MB,
+      pass: rssGrowth.lastMinusFirstMb < SOAK_TARGET_MB && rssGrowth.maxMinusFirstMb < SOAK_TARGET_MB,
+      exitCode,
+      samples
+    }
+  } finally {
+    await Promise.all([...live].map((stop) => stop()))
+  }
+}
+
+const soak = async () => {
+  const results = []
+  for (const profile of profiles) {
+    if (profile !== "mock" && profile !== "demo") throw new Error(`--soak knows the mock and demo profiles, not ${profile}`)
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bark-bench-soak-"))
+    try {
+      console.error(`soak: ${profile}`)
+      results.push(await soakProfile(profile, dir))
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  }
+  const report = {
+    date: new Date().toISOString(),
+    command: `${
+      Object.entries(env).filter(([k]) => k.startsWith("BENCH_") || k === "BARK_ENGINE").map(([k, v]) => `${k}=${v} `).join("")
+    }node bench/serve.ts --soak`,
+    machine: machine(),
+    server: `bark-pipeline serve --profile <p> --port 0 in a child process (node --expose-gc), BARK_MAX_CONCURRENCY=1, BARK_MAX_QUEUE=16, BARK_ENGINE=${env.BARK_ENGINE ?? "worker (serve's default)"}`,
+    memorySources: {
+      rss: "VmRSS, RssAnon, RssFile, VmHWM (peak) from /proc/<server pid>/status",
+      heap: "bark_process_heap_used_bytes / heap_total_bytes / external_bytes from GET /metrics (process.memoryUsage() of the server's main thread; the worker thread's isolate is not in it)",
+      native: "VmRSS − heapUsed (main-thread V8 heap in use): native allocations, onnxruntime arenas, the worker isolate, code, V8 free heap pages (heapTotal is reported apart: it counts committed pages that need not be resident)",
+      gc: "every sample after SIGUSR2 → gc() in the server's main thread and a 300 ms pause; rssBeforeGc is VmRSS just before. The worker engine's isolate is not collected: its garbage awaiting a major GC is in RSS and native"
+    },
+    text: TEXT,
+    results
+  }
+  const out = path.resolve(root, env.BENCH_SOAK_OUT ?? "bench/results/soak.json")
+  fs.mkdirSync(path.dirname(out), { recursive: true })
+  fs.writeFileSync(`${out}.tmp`, JSON.stringify(report, null, 2) + "\n")
+  fs.renameSync(`${out}.tmp`, out)
+  const rows = [
+    "| profile | requests | s | 200 | baseline RSS MB | peak RSS MB | RSS growth last/max MB | anon | file | V8 heap used | native (RSS − heap used) | external | 2nd-half slope KiB/req | < 50 MB |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ...results.map((r) => {
+      const g = r.growthMb
+      const lm = (x: { lastMinusFirstMb: number; maxMinusFirstMb: number }) => `${x.lastMinusFirstMb} / ${x.maxMinusFirstMb}`
+      return `| ${r.profile} | ${r.requests} | ${r.seconds} | ${r.statuses["200"] ?? 0} | ${r.baselineMb} | ${r.peakRssMb} | ${lm(g.rss)} | ${lm(g.rssAnon)} | ${lm(g.rssFile)} | ${lm(g.heapUsed)} | ${
+        lm(g.native)
+      } | ${lm(g.external)} | ${r.secondHalfSlopeKiBPerRequest.rss} | ${r.pass ? "pass" : "FAIL"} |`
+    })
+  ]
+  console.log(JSON.stringify({ ...report, results: results.map(({ samples: _, ...r }) => r) }, null, 2))
+  console.log(rows.join("\n"))
+  console.log(`\nWrote ${path.relative(root, out)} (with every sample).`)
+}
+
+if (process.argv.includes("--soak")) await soak()
+else await main()
