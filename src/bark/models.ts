@@ -45,8 +45,10 @@ export interface FineLM {
   readonly nCodes: number
   readonly outputVocabSize: number
   /**
-   * `codes` is `[windowSize, nCodes]` row-major (frame-major), pad 1024.
-   * Returns logits `[windowSize, outputVocabSize]` row-major for codebook `predIdx` (1..nCodes-1).
+   * `codes` is `[frames, nCodes]` row-major (frame-major), pad 1024; generation
+   * always passes whole windows (`frames` = `windowSize`), shorter inputs serve
+   * warm-up. Returns logits `[frames, outputVocabSize]` row-major for codebook
+   * `predIdx` (1..nCodes-1).
    */
   readonly run: (codes: Int32Array, predIdx: number) => Effect.Effect<Float32Array, InferenceError>
 }

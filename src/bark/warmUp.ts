@@ -22,7 +22,8 @@ export const warmUp = Effect.fn("warmUp")(function*(models: BarkModels) {
   return {
     semantic: yield* time(gpt(models.semantic)),
     coarse: yield* time(gpt(models.coarse)),
-    fine: yield* time(models.fine.run(new Int32Array(models.fine.windowSize * models.fine.nCodes), models.fine.nCodes - 1)),
+    // A few frames: every weight is read and every kernel initialised, without a whole window's compute.
+    fine: yield* time(models.fine.run(new Int32Array(frames * models.fine.nCodes), models.fine.nCodes - 1)),
     codec: yield* time(models.codec.decode(new Int32Array(BARK_CODEBOOKS * frames), frames))
   }
 })

@@ -250,8 +250,14 @@ describe("fine GPT graph", () => {
       }
       const bad = yield* Effect.flip(fine.run(codes, 0))
       assert.include(bad.message, "pred_idx 0")
-      const short = yield* Effect.flip(fine.run(codes.subarray(8), 2))
-      assert.include(short.message, "expected 1024 frames")
+      const ragged = yield* Effect.flip(fine.run(codes.subarray(3), 2))
+      assert.include(ragged.message, "1 to 1024 frames")
+      const tooLong = yield* Effect.flip(fine.run(new Int32Array(codes.length + fine.nCodes), 2))
+      assert.include(tooLong.message, "1 to 1024 frames")
+      // A shorter window is a valid (non-causal) input of its own: logits for each of its frames.
+      const short = yield* fine.run(codes.subarray(0, 16 * fine.nCodes), 2)
+      assert.strictEqual(short.length, 16 * fine.outputVocabSize)
+      assert.isBelow(maxDiff(short, flat(referenceFine(w, codes.subarray(0, 16 * fine.nCodes), 2))), 1e-4)
     }).pipe(Effect.provide(Cpu)))
 })
 

@@ -71,10 +71,11 @@ export const openFineLM = Effect.fn("openFineLM")(function*(
           "pass the index of a codebook the fine model predicts"
         )
       }
-      if (codes.length !== windowSize * nCodes) {
+      const frames = codes.length / nCodes
+      if (!Number.isInteger(frames) || frames < 1 || frames > windowSize) {
         return yield* fail(
-          `fine input has ${codes.length} codes, expected ${windowSize} frames × ${nCodes} codebooks = ${windowSize * nCodes}`,
-          "pad the window to the full frame count with the pad code"
+          `fine input has ${codes.length} codes, expected frames × ${nCodes} codebooks with 1 to ${windowSize} frames`,
+          "generation pads each window to its full frame count with the pad code"
         )
       }
       const ids = new BigInt64Array(codes.length)
@@ -89,7 +90,7 @@ export const openFineLM = Effect.fn("openFineLM")(function*(
         ids[i] = BigInt(c)
       }
       const out = yield* session.run({
-        [names.codes]: new Tensor("int64", ids, [windowSize, nCodes]),
+        [names.codes]: new Tensor("int64", ids, [frames, nCodes]),
         [names.predIdx]: new Tensor("int64", BigInt64Array.of(BigInt(predIdx)), [])
       }, [names.logits])
       return out[names.logits]!.data as Float32Array
