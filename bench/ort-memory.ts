@@ -25,10 +25,11 @@ import { ensureRandomModelDir } from "../src/bark/stages/demoModelDir.ts"
 import { InferenceBackend, type SessionOptions } from "../src/onnx/InferenceBackend.ts"
 
 const VARIANTS: Readonly<Record<string, Omit<SessionOptions, "model">>> = {
-  "default (prepack off)": { prepack: false },
-  "prepack on": { prepack: true },
-  "prepack off, arena off": { prepack: false, cpuMemArena: false },
-  "prepack off, mem pattern off": { prepack: false, memPattern: false }
+  "default (prepack off, arena off)": { prepack: false, cpuMemArena: false },
+  "prepack on": { prepack: true, cpuMemArena: false },
+  "arena on": { prepack: false, cpuMemArena: true },
+  "mem pattern off": { prepack: false, cpuMemArena: false, memPattern: false },
+  "prepack on, arena on (onnxruntime's defaults)": { prepack: true, cpuMemArena: true }
 }
 
 const { values } = parseArgs({

@@ -214,6 +214,8 @@ export interface BenchReport extends BenchFigures {
   readonly load_seconds: number
   /** Whether onnxruntime prepacked the weights (BARK_ORT_PREPACK). */
   readonly prepack: boolean
+  /** Whether onnxruntime's CPU arena was on (BARK_ORT_CPU_ARENA). */
+  readonly cpu_arena: boolean
   readonly rss_after_load_mb: number
   /** Peak resident set size of the process, MB (includes making the random model when `model_source` is "generated"). */
   readonly peak_rss_mb: number
@@ -234,8 +236,8 @@ export const benchmark = Effect.fn("bark.benchmark")(function*(options: Benchmar
     model = made.dir
     source = made.created ? "generated" : "cached"
   }
-  const prepack = yield* Settings.prepack
-  const load = yield* timed(openModelDir(model, { sessionOptions: { prepack } }))
+  const memory = yield* Settings.memoryOptions
+  const load = yield* timed(openModelDir(model, { sessionOptions: memory }))
   const rssAfterLoad = process.memoryUsage.rss()
   const figures = yield* runBench(load.value, options)
   const runtime = yield* runtimeInfo
@@ -246,7 +248,8 @@ export const benchmark = Effect.fn("bark.benchmark")(function*(options: Benchmar
     threads: options.threads ?? "default",
     cores: os.availableParallelism(),
     load_seconds: round(load.seconds),
-    prepack,
+    prepack: memory.prepack,
+    cpu_arena: memory.cpuMemArena,
     rss_after_load_mb: round(rssAfterLoad / 1024 ** 2),
     ...figures,
     peak_rss_mb: round(process.resourceUsage().maxRSS / 1024),

@@ -50,7 +50,7 @@ const recipeWith = (models: BarkModels | undefined, offload = false) =>
       name: "preload",
       purpose: "in-memory models",
       provides: PreloadedModels,
-      build: Effect.succeed(PreloadedModels.of({ models, offload, sessionOptions: { graphOptimizationLevel: "all", prepack: false } }))
+      build: Effect.succeed(PreloadedModels.of({ models, offload, sessionOptions: { graphOptimizationLevel: "all", prepack: false, cpuMemArena: false } }))
     })),
     Pipeline.add(Stage.make({
       name: "compile",

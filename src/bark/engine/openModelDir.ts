@@ -33,11 +33,11 @@ export const convertModelDir = Effect.fn("convertModelDir")(function*(
   return entry
 })
 
-/** The four sub-models of a model directory, opened from its converted graphs (prepacking off unless asked for). */
+/** The four sub-models of a model directory, opened from its converted graphs (prepacking and the CPU arena off unless asked for). */
 export const openModelDir = Effect.fn("openModelDir")(function*(modelDir: string, options: OpenModelDirOptions = {}) {
   const entry = yield* convertModelDir(modelDir, options)
   return yield* openModels(entry.config, entry.graphs, yield* InferenceBackend, {
     ...options,
-    sessionOptions: { prepack: false, ...options.sessionOptions }
+    sessionOptions: { prepack: false, cpuMemArena: false, ...options.sessionOptions }
   })
 })

@@ -6,7 +6,8 @@
  * onnxruntime memory-maps the graphs' external weight files; with prepacking
  * off (the default, BARK_ORT_PREPACK) the sessions compute from those pages
  * directly, so the weights exist once, in the page cache, shared with every
- * other session and process that opens the same entry. The graphs are
+ * other session and process that opens the same entry. onnxruntime's CPU
+ * arena is off too (BARK_ORT_CPU_ARENA), which lowers the peak. The graphs are
  * optimised as each session opens (level "all", or "basic" when
  * BARK_ENABLE_COMPILE=false), which costs milliseconds.
  *
@@ -30,7 +31,7 @@ export const sessionOptions = Effect.gen(function*() {
   const compile = yield* Settings.enableCompile
   const options: Omit<SessionOptions, "model"> = {
     graphOptimizationLevel: compile.enabled ? "all" : "basic",
-    prepack: yield* Settings.prepack
+    ...(yield* Settings.memoryOptions)
   }
   return options
 })

@@ -33,7 +33,7 @@ describe("makeWorkerEngine", () => {
         graphs: entry.graphs,
         backend: "cpu",
         intraOpNumThreads: 1,
-        sessionOptions: { graphOptimizationLevel: "all", prepack: false },
+        sessionOptions: { graphOptimizationLevel: "all", prepack: false, cpuMemArena: false },
         warmUp: true,
         engine: testEngineOptions
       })

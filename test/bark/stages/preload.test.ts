@@ -50,7 +50,7 @@ describe("preload stage", () => {
       assert.deepStrictEqual(cold.result.metadata["sessionsOpen"], [...SUB_MODELS])
       assert.strictEqual(cold.result.metadata["graphOptimizationLevel"], "all")
       assert.strictEqual(cold.result.metadata["prepack"], false)
-      assert.deepStrictEqual(cold.preloaded.sessionOptions, { graphOptimizationLevel: "all", prepack: false })
+      assert.deepStrictEqual(cold.preloaded.sessionOptions, { graphOptimizationLevel: "all", prepack: false, cpuMemArena: false })
       for (const session of cold.sessions) {
         const model = session.model as typeof SUB_MODELS[number]
         assert.strictEqual(session.source, cold.converted.graphs[model], `${model} is opened from its cached graph`)
@@ -58,6 +58,7 @@ describe("preload stage", () => {
         assert.strictEqual(path.basename(session.source), "model.onnx")
         assert.strictEqual(session.options.graphOptimizationLevel, "all")
         assert.strictEqual(session.options.prepack, false)
+        assert.strictEqual(session.options.cpuMemArena, false)
       }
       assert.strictEqual(cold.afterSpeak.created, 4, "no session is created while generating")
       assert.isAbove(cold.audio!.length, 0)
@@ -69,7 +70,7 @@ describe("preload stage", () => {
       assert.deepStrictEqual(Array.from(warm.audio!), Array.from(cold.audio!))
     }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
 
-  it.effect("BARK_ENABLE_COMPILE=false opens the sessions with basic optimisations; BARK_ORT_PREPACK=1 turns prepacking on", () =>
+  it.effect("BARK_ENABLE_COMPILE=false opens the sessions with basic optimisations; BARK_ORT_PREPACK=1 and BARK_ORT_CPU_ARENA=1 turn prepacking and the arena on", () =>
     Effect.gen(function*() {
       const cacheDir = yield* tempCache
       const { files } = yield* tinyModel()
@@ -80,8 +81,13 @@ describe("preload stage", () => {
 
       const prepacked = yield* preloadAndSpeak(cacheDir, files, { BARK_ORT_PREPACK: "1" })
       assert.strictEqual(prepacked.result.metadata["prepack"], true)
-      assert.deepStrictEqual(prepacked.preloaded.sessionOptions, { graphOptimizationLevel: "all", prepack: true })
+      assert.deepStrictEqual(prepacked.preloaded.sessionOptions, { graphOptimizationLevel: "all", prepack: true, cpuMemArena: false })
       assert.isTrue(prepacked.sessions.every((s) => s.options.prepack === true))
+
+      const arena = yield* preloadAndSpeak(cacheDir, files, { BARK_ORT_CPU_ARENA: "1" })
+      assert.strictEqual(arena.result.metadata["cpuMemArena"], true)
+      assert.isTrue(arena.sessions.every((s) => s.options.cpuMemArena === true && s.options.prepack === false))
+      assert.isTrue(arena.audio!.every(Number.isFinite))
     }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
 
   it.effect("with BARK_ENGINE=worker it opens no session: the worker engine opens its own from the same files", () =>
@@ -94,7 +100,7 @@ describe("preload stage", () => {
       assert.strictEqual(worker.afterPreload.created, 0)
       assert.deepStrictEqual(worker.result.metadata["sessionsOpen"], [])
       assert.include(String(worker.result.metadata["opensSessions"]), "worker")
-      assert.deepStrictEqual(worker.preloaded.sessionOptions, { graphOptimizationLevel: "all", prepack: false })
+      assert.deepStrictEqual(worker.preloaded.sessionOptions, { graphOptimizationLevel: "all", prepack: false, cpuMemArena: false })
     }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
 
   it.effect("with SUNO_OFFLOAD_CPU one session is open at a time, one per sub-model per generation", () =>
