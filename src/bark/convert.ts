@@ -22,6 +22,7 @@ import type { BarkConfig } from "./config.ts"
 import * as GraphCache from "./graphCache.ts"
 import { subModelGraph, tensorPrefix } from "./graphs.ts"
 import { SUB_MODELS, type SubModel } from "./loadModels.ts"
+import { ConvertedModel } from "./services.ts"
 
 export interface ConvertOptions {
   /** Called after each sub-model is written, with milliseconds spent on it. */
@@ -70,6 +71,16 @@ export interface Converted {
   /** Why the cached entry was not trusted (cache "invalid"). */
   readonly invalidReason?: string
 }
+
+/** The `ConvertedModel` service value of a conversion's result. */
+export const convertedModel = (config: BarkConfig, converted: Converted) =>
+  ConvertedModel.of({
+    config,
+    graphs: converted.entry.graphs,
+    key: converted.entry.key,
+    sha256: converted.sha256,
+    cached: converted.cache === "hit"
+  })
 
 /** The graph-cache entry of a checkpoint, converting it first when needed. */
 export const convertOnce = Effect.fn("convertOnce")(function*(options: ConvertOnceOptions) {

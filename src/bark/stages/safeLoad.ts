@@ -23,7 +23,7 @@ import * as Stage from "../../pipeline/Stage.ts"
 import { StageFatal } from "../../pipeline/StageFatal.ts"
 import * as StageReporter from "../../pipeline/StageReporter.ts"
 import { loadBarkConfig } from "../config.ts"
-import { convertOnce } from "../convert.ts"
+import { convertedModel, convertOnce } from "../convert.ts"
 import { tensorPrefix } from "../graphs.ts"
 import { SUB_MODELS } from "../loadModels.ts"
 import { ConvertedModel, ModelFiles } from "../services.ts"
@@ -109,13 +109,7 @@ export const make = (options: { readonly allow?: ReadonlyArray<SafeGlobal> } = {
         )
       }
       if (converted.cache === "hit") yield* StageReporter.skipped("graph cache hit: the converted model is in the cache, the checkpoint was not read")
-      return ConvertedModel.of({
-        config,
-        graphs: converted.entry.graphs,
-        key: converted.entry.key,
-        sha256: converted.sha256,
-        cached: converted.cache === "hit"
-      })
+      return convertedModel(config, converted)
     })
   })
 

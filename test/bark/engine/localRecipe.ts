@@ -10,7 +10,7 @@
  */
 import { Config, Effect, Option, Path } from "effect"
 import { loadBarkConfig } from "../../../src/bark/config.ts"
-import { convertOnce } from "../../../src/bark/convert.ts"
+import { convertedModel, convertOnce } from "../../../src/bark/convert.ts"
 import { ConvertedModel, ModelFiles } from "../../../src/bark/services.ts"
 import * as Settings from "../../../src/bark/settings.ts"
 import * as Compile from "../../../src/bark/stages/compile.ts"
@@ -76,13 +76,7 @@ const models = Stage.make({
       ownDir: yield* ownDir(files.dir)
     })
     yield* StageReporter.annotate({ graphCache: converted.cache })
-    return ConvertedModel.of({
-      config,
-      graphs: converted.entry.graphs,
-      key: converted.entry.key,
-      sha256: converted.sha256,
-      cached: converted.cache === "hit"
-    })
+    return convertedModel(config, converted)
   })
 })
 
