@@ -20,23 +20,14 @@ import { InferenceBackend } from "../../../src/onnx/InferenceBackend.ts"
 import * as Pipeline from "../../../src/pipeline/Pipeline.ts"
 import * as Stage from "../../../src/pipeline/Stage.ts"
 import * as StageReporter from "../../../src/pipeline/StageReporter.ts"
+import { localFiles } from "../stages/modelStages.ts"
 import { testEngineOptions } from "./tinyModel.ts"
 
 const modelFiles = Stage.make({
   name: "local-model",
   purpose: "use the model directory named by BARK_MODEL",
   provides: ModelFiles,
-  build: Effect.map(Settings.model, (dir) =>
-    ModelFiles.of({
-      source: "local",
-      model: dir,
-      revision: undefined,
-      commit: undefined,
-      dir,
-      files: [],
-      weightsFile: "model.safetensors",
-      weightsSha256: undefined
-    }))
+  build: Effect.map(Settings.model, (dir) => localFiles(dir))
 })
 
 const cpu = Stage.make({
