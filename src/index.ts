@@ -25,6 +25,7 @@ import {
   type SynthesisOptions,
   type SynthesisProgress
 } from "./bark/engine/BarkEngine.ts"
+import type { Dtype } from "./bark/dtype.ts"
 import * as Environment from "./bark/stages/environment.ts"
 import { decodeWav as decodeWavEffect, type Wav } from "./bark/wav.ts"
 import * as Pipeline from "./pipeline/Pipeline.ts"
@@ -63,6 +64,7 @@ export { makeWorkerEngine, WorkerEngineError, type WorkerSpec } from "./bark/eng
 export { convertModelDir, openModelDir } from "./bark/engine/openModelDir.ts"
 export { openModels, SUB_MODELS, type SubModel } from "./bark/loadModels.ts"
 export { encodeWav, type Wav, WavError, type WavFormat } from "./bark/wav.ts"
+export { DTYPES, type Dtype } from "./bark/dtype.ts"
 export { startup }
 
 /** Decodes a 16-bit PCM or float32 WAV file; throws a `WavError` saying what is wrong otherwise. */
@@ -75,6 +77,8 @@ export interface LoadOptions {
   readonly device?: "auto" | "cpu" | "cuda"
   /** The cache root (BARK_CACHE_DIR). */
   readonly cacheDir?: string
+  /** The weight type: fp32 (default), int8 or q4 (BARK_DTYPE). */
+  readonly dtype?: Dtype
   /** Further config values, as `--set` gives them (e.g. `{ BARK_ENGINE: "worker" }`). */
   readonly config?: Readonly<Record<string, string>>
   /** The startup recipe; default the project's `startup` recipe. It must provide `BarkEngine`. */
@@ -121,6 +125,7 @@ export const load = async (options: LoadOptions = {}): Promise<Bark> => {
   if (options.model !== undefined) config["BARK_MODEL"] = options.model
   if (options.device !== undefined) config["BARK_DEVICE"] = options.device
   if (options.cacheDir !== undefined) config["BARK_CACHE_DIR"] = options.cacheDir
+  if (options.dtype !== undefined) config["BARK_DTYPE"] = options.dtype
   const onProgress = options.onProgress
   const sinks = onProgress === undefined ? [] : [{ emit: (event: TraceEvent) => Effect.sync(() => onProgress(event)) }]
   const scope = await run(Scope.make())

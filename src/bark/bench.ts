@@ -18,7 +18,8 @@ import { Effect, Path, Schema } from "effect"
 import * as os from "node:os"
 import { InferenceBackend } from "../onnx/InferenceBackend.ts"
 import { runtimeInfo } from "../onnx/runtimeInfo.ts"
-import { openModelDir } from "./engine/openModelDir.ts"
+import type { Dtype } from "./dtype.ts"
+import { convertModelDir, openModelDir } from "./engine/openModelDir.ts"
 import { makeCodes } from "./generate/Codes.ts"
 import { coarseSteps, generateCoarse } from "./generate/coarse.ts"
 import { CODEBOOK_SIZE, COARSE_RATE_HZ, FINE_HOP, FINE_WINDOW, MAX_SEMANTIC_TOKENS, N_COARSE_CODEBOOKS, N_FINE_CODEBOOKS, SEMANTIC_RATE_HZ, SEMANTIC_VOCAB_SIZE } from "./generate/constants.ts"
@@ -201,6 +202,8 @@ export interface BenchmarkOptions extends BenchOptions {
   readonly model?: string | undefined
   /** onnxruntime intra-op threads, as the backend was made with; undefined = onnxruntime's default (one per core). */
   readonly threads?: number | undefined
+  /** The weight type to convert to and run (default fp32). */
+  readonly dtype?: Dtype | undefined
 }
 
 export interface BenchReport extends BenchFigures {
@@ -210,14 +213,19 @@ export interface BenchReport extends BenchFigures {
   readonly execution_provider: string
   readonly threads: number | "default"
   readonly cores: number
-  /** Reading the weights, building the graphs and creating the sessions. */
+  readonly dtype: Dtype
+  /** Converting the checkpoint into the graph cache; 0 when this dtype's graphs were cached. */
+  readonly convert_seconds: number
+  /** Size on disk of the graph-cache entry (all four sub-models), MB. */
+  readonly cache_entry_mb: number
+  /** Creating the sessions from the cached graphs. */
   readonly load_seconds: number
   /** Whether onnxruntime prepacked the weights (BARK_ORT_PREPACK). */
   readonly prepack: boolean
   /** Whether onnxruntime's CPU arena was on (BARK_ORT_CPU_ARENA). */
   readonly cpu_arena: boolean
   readonly rss_after_load_mb: number
-  /** Peak resident set size of the process, MB (includes making the random model when `model_source` is "generated"). */
+  /** Peak resident set size of the process, MB (includes making the random model when `model_source` is "generated", and converting when `convert_seconds` > 0). */
   readonly peak_rss_mb: number
   readonly onnxruntime: string
   readonly node: string
@@ -236,8 +244,10 @@ export const benchmark = Effect.fn("bark.benchmark")(function*(options: Benchmar
     model = made.dir
     source = made.created ? "generated" : "cached"
   }
-  const memory = yield* Settings.memoryOptions
-  const load = yield* timed(openModelDir(model, { sessionOptions: memory }))
+  const dtype = options.dtype ?? "fp32"
+  const memory = yield* Settings.memoryOptions(dtype)
+  const convert = yield* timed(convertModelDir(model, { dtype }))
+  const load = yield* timed(openModelDir(model, { dtype, sessionOptions: memory }))
   const rssAfterLoad = process.memoryUsage.rss()
   const figures = yield* runBench(load.value, options)
   const runtime = yield* runtimeInfo
@@ -247,6 +257,9 @@ export const benchmark = Effect.fn("bark.benchmark")(function*(options: Benchmar
     execution_provider: backend.providers[0] ?? backend.name,
     threads: options.threads ?? "default",
     cores: os.availableParallelism(),
+    dtype,
+    convert_seconds: convert.value.cached ? 0 : round(convert.seconds),
+    cache_entry_mb: round(convert.value.bytes / 1024 ** 2),
     load_seconds: round(load.seconds),
     prepack: memory.prepack,
     cpu_arena: memory.cpuMemArena,

@@ -19,12 +19,16 @@ import { type CheckpointReader, openCheckpoint } from "../checkpoint/reader.ts"
 import { summarize, type WeightsSummary } from "../checkpoint/summary.ts"
 import { checkpointSha256 } from "./checkpointIdentity.ts"
 import type { BarkConfig } from "./config.ts"
+import type { Dtype } from "./dtype.ts"
+import { quantized } from "./gpt/weightFormat.ts"
 import * as GraphCache from "./graphCache.ts"
 import { subModelGraph, tensorPrefix } from "./graphs.ts"
 import { SUB_MODELS, type SubModel } from "./loadModels.ts"
 import { ConvertedModel } from "./services.ts"
 
 export interface ConvertOptions {
+  /** The weight type to convert to; default fp32. */
+  readonly dtype?: Dtype
   /** Called after each sub-model is written, with milliseconds spent on it. */
   readonly onConverted?: (model: SubModel, done: number, ms: number) => Effect.Effect<void>
 }
@@ -40,7 +44,7 @@ export const convertCheckpoint = Effect.fn("convertCheckpoint")(function*(
     const t0 = performance.now()
     const prefix = tensorPrefix[model]
     const tensors = yield* reader.read([...reader.tensors.keys()].filter((name) => name.startsWith(prefix)))
-    yield* staging.write(model, yield* subModelGraph(model, tensors, config))
+    yield* staging.write(model, yield* subModelGraph(model, tensors, config, quantized(options.dtype ?? "fp32")))
     yield* options.onConverted?.(model, i + 1, Math.round(performance.now() - t0)) ?? Effect.void
   }
 })
@@ -63,6 +67,7 @@ export interface ConvertOnceOptions extends ConvertOptions {
 
 export interface Converted {
   readonly entry: GraphCache.Entry
+  readonly dtype: Dtype
   readonly sha256: string
   /** Whether the checkpoint was hashed now (a local file seen for the first time, or changed). */
   readonly hashed: boolean
@@ -78,6 +83,7 @@ export const convertedModel = (config: BarkConfig, converted: Converted) =>
     config,
     graphs: converted.entry.graphs,
     key: converted.entry.key,
+    dtype: converted.dtype,
     sha256: converted.sha256,
     cached: converted.cache === "hit"
   })
@@ -86,17 +92,18 @@ export const convertedModel = (config: BarkConfig, converted: Converted) =>
 export const convertOnce = Effect.fn("convertOnce")(function*(options: ConvertOnceOptions) {
   const path = yield* Path.Path
   const identity = yield* checkpointSha256(options.weightsPath, path.join(options.ownDir, "checkpoints"), options.knownSha256)
-  const inputs = { checkpointSha256: identity.sha256, config: options.config, dtype: "float32", builderVersion: GraphCache.GRAPH_BUILDER_VERSION } as const
+  const dtype = options.dtype ?? "fp32"
+  const inputs = { checkpointSha256: identity.sha256, config: options.config, dtype, builderVersion: GraphCache.GRAPH_BUILDER_VERSION } as const
   const key = GraphCache.graphKey(inputs)
   const cache = yield* GraphCache.make(path.join(options.ownDir, "graphs"))
   const found = yield* cache.lookup(key, { verify: options.verify === true })
-  const base = { sha256: identity.sha256, hashed: identity.hashed }
+  const base = { sha256: identity.sha256, hashed: identity.hashed, dtype }
   if (found._tag === "Hit") return { ...base, entry: found.entry, cache: "hit" } satisfies Converted
   const entry = yield* Effect.scoped(Effect.gen(function*() {
     const reader = yield* openCheckpoint(options.weightsPath, options.allow === undefined ? {} : { allow: options.allow })
     yield* options.onOpened?.(reader, summarize(reader.tensors)) ?? Effect.void
     const staging = yield* cache.stage(key, inputs)
-    yield* convertCheckpoint(reader, options.config, staging, options.onConverted === undefined ? {} : { onConverted: options.onConverted })
+    yield* convertCheckpoint(reader, options.config, staging, { dtype, ...(options.onConverted === undefined ? {} : { onConverted: options.onConverted }) })
     return yield* staging.commit(options.config)
   }))
   return found._tag === "Invalid"

@@ -27,6 +27,7 @@ import { createHash } from "node:crypto"
 import { sha256File } from "../hub/Checksum.ts"
 import type { BuiltModel } from "../onnx/graph.ts"
 import type { BarkConfig } from "./config.ts"
+import type { Dtype } from "./dtype.ts"
 import { SUB_MODELS, type SubModel } from "./loadModels.ts"
 
 /**
@@ -34,7 +35,7 @@ import { SUB_MODELS, type SubModel } from "./loadModels.ts"
  * src/onnx/graph.ts) and of the entry layout. Bump it whenever a change
  * alters what they emit: every cached graph is then rebuilt.
  */
-export const GRAPH_BUILDER_VERSION = "3"
+export const GRAPH_BUILDER_VERSION = "4"
 
 /** What a cache entry depends on. */
 export interface GraphKeyInputs {
@@ -42,7 +43,8 @@ export interface GraphKeyInputs {
   readonly checkpointSha256: string
   /** The decoded config.json: the same weights under another config make other graphs. */
   readonly config: BarkConfig
-  readonly dtype: "float32"
+  /** The weight type the graphs were made with (../dtype.ts). */
+  readonly dtype: Dtype
   readonly builderVersion: string
 }
 

@@ -16,6 +16,7 @@ import { buildCodecGraph } from "./codec/graph.ts"
 import { loadCodecWeights } from "./codec/weights.ts"
 import type { BarkConfig } from "./config.ts"
 import { causalGptGraph, fineGptGraph } from "./gpt/graph.ts"
+import { fp32, type WeightFormat } from "./gpt/weightFormat.ts"
 import { causalGptWeights, fineGptWeights } from "./gpt/weights.ts"
 import type { SubModel } from "./loadModels.ts"
 
@@ -38,18 +39,21 @@ const built = (model: SubModel, make: () => BuiltModel) =>
       })
   })
 
-/** The graph of `model` from `tensors` (which need hold only that sub-model's). */
-export const subModelGraph = (model: SubModel, tensors: Weights, config: BarkConfig) => {
+/**
+ * The graph of `model` from `tensors` (which need hold only that sub-model's),
+ * the GPTs' matrices held as `format` says (the codec is always float32).
+ */
+export const subModelGraph = (model: SubModel, tensors: Weights, config: BarkConfig, format: WeightFormat = fp32) => {
   switch (model) {
     case "semantic":
     case "coarse": {
       const [prefix, section] = model === "semantic"
         ? ["semantic", config.semantic_config] as const
         : ["coarse_acoustics", config.coarse_acoustics_config] as const
-      return Effect.flatMap(causalGptWeights(tensors, prefix, section), (w) => built(model, () => causalGptGraph(w, "last")))
+      return Effect.flatMap(causalGptWeights(tensors, prefix, section), (w) => built(model, () => causalGptGraph(w, "last", format)))
     }
     case "fine":
-      return Effect.flatMap(fineGptWeights(tensors, config.fine_acoustics_config), (w) => built(model, () => fineGptGraph(w)))
+      return Effect.flatMap(fineGptWeights(tensors, config.fine_acoustics_config), (w) => built(model, () => fineGptGraph(w, format)))
     case "codec":
       return Effect.gen(function*() {
         const layout = yield* codecLayout(config.codec_config)

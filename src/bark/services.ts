@@ -12,6 +12,7 @@
 import { Context } from "effect"
 import type { SessionOptions } from "../onnx/InferenceBackend.ts"
 import type { BarkConfig } from "./config.ts"
+import type { Dtype } from "./dtype.ts"
 import type { SubModel } from "./loadModels.ts"
 import type { BarkModels } from "./models.ts"
 
@@ -44,6 +45,8 @@ export class ConvertedModel extends Context.Service<ConvertedModel, {
   readonly graphs: Readonly<Record<SubModel, string>>
   /** The graph-cache entry's key. */
   readonly key: string
+  /** The weight type of the graphs (BARK_DTYPE). */
+  readonly dtype: Dtype
   /** sha256 of the checkpoint file. */
   readonly sha256: string
   /** Whether the entry was found in the cache (the checkpoint was not read). */

@@ -11,6 +11,7 @@
 import { Config, ConfigProvider, Effect, Option } from "effect"
 import * as os from "node:os"
 import * as path from "node:path"
+import { DTYPES, type Dtype } from "./dtype.ts"
 
 const truthy = new Set(["1", "true", "yes", "on", "y"])
 const falsy = new Set(["0", "false", "no", "off", "n", ""])
@@ -58,12 +59,18 @@ export const offloadCpu = flag("SUNO_OFFLOAD_CPU").pipe(Config.withDefault(false
 /** BARK_VERIFY_CACHE: re-hash every byte of a graph-cache entry before using it (default: sizes and mtimes only). */
 export const verifyCache = flag("BARK_VERIFY_CACHE").pipe(Config.withDefault(false))
 
+/** BARK_DTYPE: the weight type the model is converted to and run in, fp32 (default), int8 or q4 (./dtype.ts). */
+export const dtype = Config.Literals(DTYPES, "BARK_DTYPE").pipe(Config.withDefault("fp32" as Dtype))
+
 /**
- * BARK_ORT_PREPACK: let onnxruntime prepack MatMul weights into private
- * copies (default false: sessions use the memory-mapped weights in the graph
- * cache, shared between sessions and processes; see README, "Memory").
+ * BARK_ORT_PREPACK: let onnxruntime prepack weights into private copies.
+ * Default: off for fp32 (sessions use the memory-mapped weights in the graph
+ * cache, shared between sessions and processes; see README, "Memory"), on for
+ * int8 and q4, whose MatMulNBits kernels run ~20× slower unprepacked and
+ * whose prepacked copies are small.
  */
-export const prepack = flag("BARK_ORT_PREPACK").pipe(Config.withDefault(false))
+export const prepack = (dtype: Dtype) =>
+  Effect.map(Config.option(flag("BARK_ORT_PREPACK")), (explicit) => Option.getOrElse(explicit, () => dtype !== "fp32"))
 
 /**
  * BARK_ORT_CPU_ARENA: onnxruntime's CPU memory arena (default false: it keeps
@@ -72,8 +79,8 @@ export const prepack = flag("BARK_ORT_PREPACK").pipe(Config.withDefault(false))
  */
 export const cpuArena = flag("BARK_ORT_CPU_ARENA").pipe(Config.withDefault(false))
 
-/** The memory options every session of a run is opened with (prepacking, arena), from the settings above. */
-export const memoryOptions = Effect.all({ prepack, cpuMemArena: cpuArena })
+/** The memory options every session of a model of `dtype` is opened with (prepacking, arena), from the settings above. */
+export const memoryOptions = (dtype: Dtype) => Effect.all({ prepack: prepack(dtype), cpuMemArena: cpuArena })
 
 /**
  * The cache root: BARK_CACHE_DIR, else HF_HOME, else $XDG_CACHE_HOME/huggingface,

@@ -21,6 +21,7 @@
  */
 import protobuf from "onnx-proto"
 import type { onnx as proto } from "onnx-proto"
+import { blocksPerRow, type QuantizedMatrix } from "./blockQuant.ts"
 
 const { onnx } = protobuf
 
@@ -257,6 +258,37 @@ export class GraphBuilder {
       throw new GraphError(`Gemm: x [${m}, ${k}] does not fit weight [${n}, ${k2}] (expected [N, ${k}])`)
     }
     return this.node("Gemm", bias ? [x, w, bias] : [x, w], { transB: 1 }, { dtype: x.dtype, shape: [m, n] })
+  }
+
+  /**
+   * `x · Wᵀ` for a weight quantised in the "blocks" layout (./blockQuant.ts),
+   * as com.microsoft MatMulNBits; `x` is `[..., K]`, the result `[..., N]`.
+   * `accuracyLevel` 0 computes in float32; 4 quantises `x` to int8 per block
+   * (faster on CPUs, with a small extra error).
+   */
+  matmulNBits(x: Value, name: string, w: QuantizedMatrix, accuracyLevel: 0 | 4): Value {
+    if (w.layout !== "blocks") throw new GraphError(`MatMulNBits ${name}: needs the "blocks" code layout`)
+    const last = x.shape?.[x.shape.length - 1]
+    if (typeof last === "number" && last !== w.cols) {
+      throw new GraphError(`MatMulNBits ${name}: x [${x.shape!.join(", ")}] does not fit a [${w.rows}, ${w.cols}] weight`)
+    }
+    const blocks = blocksPerRow(w.cols, w.scheme)
+    const codes = this.initializer(`${name}.codes`, w.codes, [w.rows, blocks, w.scheme.blockSize * w.scheme.bits / 8])
+    const scales = this.initializer(`${name}.scales`, w.scales, [w.rows * blocks])
+    const attributes = { K: w.cols, N: w.rows, bits: w.scheme.bits, block_size: w.scheme.blockSize, accuracy_level: accuracyLevel }
+    const shape = x.shape && [...x.shape.slice(0, -1), w.rows]
+    return this.op("MatMulNBits", [x, codes, scales], attributes, [{ dtype: x.dtype, shape }], "com.microsoft")[0]!
+  }
+
+  /** Rows `indices` of a table quantised in the "rows" layout, dequantised: com.microsoft GatherBlockQuantized. */
+  gatherBlockQuantized(name: string, table: QuantizedMatrix, indices: Value): Value {
+    if (table.layout !== "rows") throw new GraphError(`GatherBlockQuantized ${name}: needs the "rows" code layout`)
+    if (!isIndex(indices.dtype)) throw new GraphError(`GatherBlockQuantized ${name}: indices must be int32/int64, got ${indices.dtype}`)
+    const data = this.initializer(`${name}.codes`, table.codes, [table.rows, table.cols * table.scheme.bits / 8])
+    const scales = this.initializer(`${name}.scales`, table.scales, [table.rows, blocksPerRow(table.cols, table.scheme)])
+    const attributes = { gather_axis: 0, quantize_axis: 1, block_size: table.scheme.blockSize, bits: table.scheme.bits }
+    const shape = indices.shape && [...indices.shape, table.cols]
+    return this.op("GatherBlockQuantized", [data, indices, scales], attributes, [{ dtype: "float32", shape }], "com.microsoft")[0]!
   }
 
   // ---------------------------------------------------------- activations

@@ -7,6 +7,7 @@
  *
  * @since 0.1.0
  */
+import type { BarkEngine } from "../bark/engine/BarkEngine.ts"
 import { Effect, Metric } from "effect"
 import { PrometheusMetrics } from "effect/observability"
 import type { PipelineReport } from "../pipeline/StageResult.ts"
@@ -74,6 +75,14 @@ export const graphCache = Metric.counter("graph_cache_total", {
   description: "Graph-cache lookups during startup, by result (hit or miss), from the stages' metadata",
   incremental: true
 })
+
+export const engineInfo = Metric.gauge("engine_info", {
+  description: "1 for the engine being served, with its kind and weight type (dtype) as attributes"
+})
+
+/** Records the engine the profile provided (kind, dtype) in `engine_info`. */
+export const recordEngine = (engine: BarkEngine["Service"]) =>
+  Metric.update(Metric.withAttributes(engineInfo, { kind: engine.kind, dtype: engine.dtype ?? "none" }), 1)
 
 /** Counts one response. */
 export const countResponse = (route: string, status: number, errorTag?: string) =>

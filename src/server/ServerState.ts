@@ -98,7 +98,7 @@ export const make = (): ServerStateShape => {
     sink,
     publish: (e) => Effect.suspend(() => {
       engine = e
-      return updateReadyGauge
+      return Effect.andThen(Metrics.recordEngine(e), updateReadyGauge)
     }),
     startDraining: Effect.suspend(() => {
       draining = true

@@ -286,6 +286,7 @@ export const make = (deps: RouteDeps) => {
       ready: readiness.ready,
       reason: readiness.reason,
       engine: state.engine()?.kind ?? null,
+      dtype: state.engine()?.dtype ?? null,
       memory: {
         level,
         rssMb: Math.round(memory.rssMb()),

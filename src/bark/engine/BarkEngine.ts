@@ -6,6 +6,7 @@
  *
  * @since 0.1.0
  */
+import type { Dtype } from "../dtype.ts"
 import type { Effect, Stream } from "effect"
 import { Context, Schema } from "effect"
 
@@ -68,6 +69,8 @@ export class SynthesisError extends Schema.TaggedError<SynthesisError>()("Synthe
 export class BarkEngine extends Context.Service<BarkEngine, {
   /** "bark" for real models, "mock" for the deterministic stand-in. */
   readonly kind: "bark" | "mock"
+  /** The weight type the models run in (BARK_DTYPE); undefined for engines without weights (mock). */
+  readonly dtype?: Dtype | undefined
   readonly sampleRate: number
   /** Voice names this engine knows. */
   readonly voices: ReadonlyArray<string>

@@ -14,6 +14,7 @@ import { InferenceError } from "../../onnx/InferenceError.ts"
 import type { CausalLM, DecoderState, DecoderStep } from "../models.ts"
 import { causalGptGraph, type LogitsFor, names, paddedHeadDim } from "./graph.ts"
 import { KvCache } from "./KvCache.ts"
+import type { WeightFormat } from "./weightFormat.ts"
 import type { CausalGptWeights } from "./weights.ts"
 
 /** Width of each of the two fields merged by merge_context (text ‖ history). */
@@ -43,16 +44,17 @@ export const causalDims = (weights: CausalGptWeights): CausalDims => ({
  * Builds the graph of `weights` in memory and opens it on `backend` (see
  * `openCausalGpt`). With `logitsFor: "all"` the `logits` of `prefill` hold
  * every position (`[T, vocab]` row-major), which whole-sequence checks need;
- * generation uses "last" (the default).
+ * generation uses "last" (the default). `format` holds the matrices
+ * (default float32; ./weightFormat.ts).
  */
 export const makeCausalGpt = Effect.fn("makeCausalGpt")(function*(
   model: string,
   weights: CausalGptWeights,
   backend: typeof InferenceBackend.Service,
-  options: { readonly logitsFor?: LogitsFor } = {}
+  options: { readonly logitsFor?: LogitsFor; readonly format?: WeightFormat } = {}
 ) {
   const source = yield* Effect.try({
-    try: () => causalGptGraph(weights, options.logitsFor ?? "last"),
+    try: () => causalGptGraph(weights, options.logitsFor ?? "last", options.format),
     catch: (cause) =>
       new InferenceError({
         model,

@@ -11,6 +11,7 @@ import type { FineConfig } from "../config.ts"
 import { InferenceError } from "../../onnx/InferenceError.ts"
 import type { FineLM } from "../models.ts"
 import { fineGptGraph, names } from "./graph.ts"
+import type { WeightFormat } from "./weightFormat.ts"
 import type { FineGptWeights } from "./weights.ts"
 
 /** What the fine model's session needs to know of its model: its `config.json` section (biases aside). */
@@ -28,10 +29,14 @@ export const fineDims = (weights: FineGptWeights): FineDims => ({
   n_codes_given: weights.nCodesGiven
 })
 
-/** Builds the fine graph of `weights` in memory and opens it on `backend` (see `openFineLM`). */
-export const makeFineLM = Effect.fn("makeFineLM")(function*(weights: FineGptWeights, backend: typeof InferenceBackend.Service) {
+/** Builds the fine graph of `weights` in memory, matrices as `format` says, and opens it on `backend` (see `openFineLM`). */
+export const makeFineLM = Effect.fn("makeFineLM")(function*(
+  weights: FineGptWeights,
+  backend: typeof InferenceBackend.Service,
+  format?: WeightFormat
+) {
   const source = yield* Effect.try({
-    try: () => fineGptGraph(weights),
+    try: () => fineGptGraph(weights, format),
     catch: (cause) =>
       new InferenceError({
         model: "fine",

@@ -30,6 +30,7 @@
  */
 import { concatFloat32 } from "../../checkpoint/Tensor.ts"
 import { type BuiltModel, type Dim, float, GraphBuilder, type Value } from "../../onnx/graph.ts"
+import { fp32, type WeightFormat } from "./weightFormat.ts"
 import type { Block, CausalGptWeights, FineGptWeights, Linear, Norm, Param } from "./weights.ts"
 
 /** Graph input and output names shared with the runtime side. */
@@ -90,13 +91,9 @@ const param = (g: GraphBuilder, name: string, p: Param): Value => g.initializer(
 const norm = (g: GraphBuilder, name: string, x: Value, n: Norm): Value =>
   g.layerNorm(x, param(g, `${name}.weight`, n.weight), n.bias && param(g, `${name}.bias`, n.bias))
 
-/**
- * `x · Wᵀ (+ b)` as MatMul over a weight transposed once here: for single-token
- * steps onnxruntime's MatMul is ~1.6× faster than Gemm with transB.
- */
-const linear = (g: GraphBuilder, name: string, x: Value, l: Linear): Value => {
-  const [out, inp] = l.weight.shape as [number, number]
-  const y = g.matmul(x, g.initializer(`${name}.weight`, transpose(l.weight.data, out, inp), [inp, out]))
+/** `x · Wᵀ (+ b)`, the weight held as `format` says. */
+const linear = (g: GraphBuilder, format: WeightFormat, name: string, x: Value, l: Linear): Value => {
+  const y = format.linear(g, `${name}.weight`, x, l.weight)
   return l.bias ? g.add(y, param(g, `${name}.bias`, l.bias)) : y
 }
 
@@ -104,15 +101,15 @@ const linear = (g: GraphBuilder, name: string, x: Value, l: Linear): Value => {
  * A pre-LN transformer block on `x` `[T, H]`. `attend` maps the packed
  * projections `[T, 3H]` (q | k | v) to the attention output `[T, H]`.
  */
-const block = (g: GraphBuilder, name: string, x: Value, b: Block, attend: (qkv: Value) => Value): Value => {
-  const qkv = linear(g, `${name}.attn.att_proj`, norm(g, `${name}.layernorm_1`, x, b.ln1), b.attnQkv)
-  const attended = g.add(x, linear(g, `${name}.attn.out_proj`, attend(qkv), b.attnOut))
-  const hidden = g.gelu(linear(g, `${name}.mlp.in_proj`, norm(g, `${name}.layernorm_2`, attended, b.ln2), b.mlpIn))
-  return g.add(attended, linear(g, `${name}.mlp.out_proj`, hidden, b.mlpOut))
+const block = (g: GraphBuilder, format: WeightFormat, name: string, x: Value, b: Block, attend: (qkv: Value) => Value): Value => {
+  const qkv = linear(g, format, `${name}.attn.att_proj`, norm(g, `${name}.layernorm_1`, x, b.ln1), b.attnQkv)
+  const attended = g.add(x, linear(g, format, `${name}.attn.out_proj`, attend(qkv), b.attnOut))
+  const hidden = g.gelu(linear(g, format, `${name}.mlp.in_proj`, norm(g, `${name}.layernorm_2`, attended, b.ln2), b.mlpIn))
+  return g.add(attended, linear(g, format, `${name}.mlp.out_proj`, hidden, b.mlpOut))
 }
 
 /** The semantic or coarse GPT with an explicit KV cache (see the module comment). */
-export const causalGptGraph = (w: CausalGptWeights, logitsFor: LogitsFor): BuiltModel => {
+export const causalGptGraph = (w: CausalGptWeights, logitsFor: LogitsFor, format: WeightFormat = fp32): BuiltModel => {
   const g = new GraphBuilder("bark_causal_gpt")
   const h = w.hiddenSize
   const heads = w.numHeads
@@ -126,7 +123,7 @@ export const causalGptGraph = (w: CausalGptWeights, logitsFor: LogitsFor): Built
   const seqlensK = g.input(names.seqlensK, "int32", [1])
   const total = g.input(names.totalSequenceLength, "int32", [])
 
-  const tokens = g.gather(param(g, "input_embeds_layer.weight", w.tokenEmbedding), ids)
+  const tokens = format.embedding(g, "input_embeds_layer.weight", w.tokenEmbedding, ids)
   const summed = g.reduceSum(g.mul(tokens, g.unsqueeze(idWeights, [-1])), [0])
   let x = g.add(summed, g.gather(param(g, "position_embeds_layer.weight", w.positionEmbedding), positions))
 
@@ -136,7 +133,7 @@ export const causalGptGraph = (w: CausalGptWeights, logitsFor: LogitsFor): Built
       attnQkv: padHeads(unpadded.attnQkv, heads, trueHeadDim, headDim, "rows", 3),
       attnOut: padHeads(unpadded.attnOut, heads, trueHeadDim, headDim, "cols", 1)
     }
-    x = block(g, `layers.${l}`, x, b, (qkv) => {
+    x = block(g, format, `layers.${l}`, x, b, (qkv) => {
       g.output(g.slice(qkv, [width], [3 * width], [1]), names.newKeyValues(l))
       const cacheShape: ReadonlyArray<Dim> = [1, heads, "capacity", headDim]
       const [out, presentKey, presentValue] = g.op(
@@ -166,12 +163,12 @@ export const causalGptGraph = (w: CausalGptWeights, logitsFor: LogitsFor): Built
 
   const final = norm(g, "layernorm_final", x, w.lnFinal)
   const projected = logitsFor === "last" ? g.slice(final, [-1], [Number.MAX_SAFE_INTEGER], [0]) : final
-  g.output(linear(g, "lm_head", projected, { weight: w.lmHead }), names.logits)
+  g.output(linear(g, format, "lm_head", projected, { weight: w.lmHead }), names.logits)
   return g.build({ externalDataPath: "weights.bin" })
 }
 
 /** The fine GPT: logits `[T, outputVocab]` of codebook `pred_idx` given `codes` `[T, nCodes]`. */
-export const fineGptGraph = (w: FineGptWeights): BuiltModel => {
+export const fineGptGraph = (w: FineGptWeights, format: WeightFormat = fp32): BuiltModel => {
   const g = new GraphBuilder("bark_fine_gpt")
   const h = w.hiddenSize
   const nCodes = w.tokenEmbeddings.length
@@ -182,9 +179,9 @@ export const fineGptGraph = (w: FineGptWeights): BuiltModel => {
   const predIdx = g.input(names.predIdx, "int64", [])
 
   // All codebook tables stacked into one: codebook i's code c is row i·vocabIn + c.
-  const tables = g.initializer("input_embeds_layers", concatFloat32(w.tokenEmbeddings.map((p) => p.data)), [nCodes * vocabIn, h])
+  const tables = { data: concatFloat32(w.tokenEmbeddings.map((p) => p.data)), shape: [nCodes * vocabIn, h] }
   const offsets = g.ints(Array.from({ length: nCodes }, (_, i) => i * vocabIn))
-  const perCodebook = g.gather(tables, g.add(codes, offsets)) // [T, nCodes, H]
+  const perCodebook = format.embedding(g, "input_embeds_layers", tables, g.add(codes, offsets)) // [T, nCodes, H]
   // Codebooks 0..pred_idx inclusive take part in the sum.
   const codebookIds = g.ints(Array.from({ length: nCodes }, (_, i) => i))
   const [included] = g.op("LessOrEqual", [codebookIds, predIdx], {}, [{ dtype: "bool", shape: [nCodes] }])
@@ -201,7 +198,7 @@ export const fineGptGraph = (w: FineGptWeights): BuiltModel => {
   let x = g.add(summed, positions!)
 
   w.blocks.forEach((b, l) => {
-    x = block(g, `layers.${l}`, x, b, (qkv) => {
+    x = block(g, format, `layers.${l}`, x, b, (qkv) => {
       const part = (i: number) => g.unsqueeze(g.slice(qkv, [i * h], [(i + 1) * h], [1]), [0])
       const [out] = g.op("MultiHeadAttention", [part(0), part(1), part(2)], { num_heads: w.numHeads }, [
         { dtype: "float32", shape: [1, "T", h] }
@@ -210,24 +207,10 @@ export const fineGptGraph = (w: FineGptWeights): BuiltModel => {
     })
   })
 
-  const heads = g.initializer("lm_heads", concatFloat32(w.lmHeads.map((p) => p.data)), [w.lmHeads.length, vocabOut, h])
-  const head = g.gather(heads, g.sub(predIdx, g.ints([w.nCodesGiven], [])))
+  // All heads stacked as one table too: head k's rows are (k - nCodesGiven)·vocabOut + 0..vocabOut-1.
+  const heads = { data: concatFloat32(w.lmHeads.map((p) => p.data)), shape: [w.lmHeads.length * vocabOut, h] }
+  const firstRow = g.mul(g.sub(predIdx, g.ints([w.nCodesGiven], [])), g.ints([vocabOut], []))
+  const head = format.embedding(g, "lm_heads", heads, g.add(firstRow, g.ints(Array.from({ length: vocabOut }, (_, i) => i))))
   g.output(g.linear(norm(g, "layernorm_final", x, w.lnFinal), head), names.logits)
   return g.build({ externalDataPath: "weights.bin" })
-}
-
-/** A row-major [rows, cols] matrix as [cols, rows], in cache-friendly tiles (conversion's hot loop). */
-const transpose = (data: Float32Array, rows: number, cols: number): Float32Array => {
-  const out = new Float32Array(data.length)
-  const tile = 64
-  for (let r0 = 0; r0 < rows; r0 += tile) {
-    const r1 = Math.min(r0 + tile, rows)
-    for (let c0 = 0; c0 < cols; c0 += tile) {
-      const c1 = Math.min(c0 + tile, cols)
-      for (let r = r0; r < r1; r++) {
-        for (let c = c0, from = r * cols + c0, to = c0 * rows + r; c < c1; c++, from++, to += rows) out[to] = data[from]!
-      }
-    }
-  }
-  return out
 }

@@ -22,19 +22,21 @@ import type { SessionOptions } from "../../onnx/InferenceBackend.ts"
 import { InferenceBackend } from "../../onnx/InferenceBackend.ts"
 import * as Stage from "../../pipeline/Stage.ts"
 import * as StageReporter from "../../pipeline/StageReporter.ts"
+import type { Dtype } from "../dtype.ts"
 import { openModels, sessionsOf, SUB_MODELS } from "../loadModels.ts"
 import { ConvertedModel, PreloadedModels } from "../services.ts"
 import * as Settings from "../settings.ts"
 
-/** How every session of a run is opened: shared by preload and the worker engine. */
-export const sessionOptions = Effect.gen(function*() {
-  const compile = yield* Settings.enableCompile
-  const options: Omit<SessionOptions, "model"> = {
-    graphOptimizationLevel: compile.enabled ? "all" : "basic",
-    ...(yield* Settings.memoryOptions)
-  }
-  return options
-})
+/** How every session of a model of `dtype` is opened: shared by preload and the worker engine. */
+export const sessionOptions = (dtype: Dtype) =>
+  Effect.gen(function*() {
+    const compile = yield* Settings.enableCompile
+    const options: Omit<SessionOptions, "model"> = {
+      graphOptimizationLevel: compile.enabled ? "all" : "basic",
+      ...(yield* Settings.memoryOptions(dtype))
+    }
+    return options
+  })
 
 export const stage = Stage.make({
   name: "preload",
@@ -46,8 +48,8 @@ export const stage = Stage.make({
     const backend = yield* InferenceBackend
     const reporter = yield* StageReporter.StageReporter
     const offload = yield* Settings.offloadCpu
-    const options = yield* sessionOptions
-    const common = { provider: backend.name, offload, ...options }
+    const options = yield* sessionOptions(converted.dtype)
+    const common = { provider: backend.name, dtype: converted.dtype, offload, ...options }
     if ((yield* Settings.engineKind) === "worker") {
       yield* StageReporter.annotate({ ...common, sessionsOpen: [], opensSessions: "the worker engine (ready)" })
       return PreloadedModels.of({ models: undefined, offload, sessionOptions: options })

@@ -66,8 +66,11 @@ export const make = (options: EngineOptions = {}) =>
     provides: BarkEngine,
     needs: [CompiledModels, PreloadedModels, ConvertedModel, ModelFiles, InferenceBackend],
     build: Effect.gen(function*() {
-      const { kind, engine, metadata } = yield* buildEngine(options)
-      yield* StageReporter.annotate({ engine: kind, voices: engine.voices.length, sampleRate: engine.sampleRate, ...metadata })
+      const built = yield* buildEngine(options)
+      const { dtype } = yield* ConvertedModel
+      const { kind, metadata } = built
+      const engine: BarkEngine["Service"] = { ...built.engine, dtype }
+      yield* StageReporter.annotate({ engine: kind, dtype, voices: engine.voices.length, sampleRate: engine.sampleRate, ...metadata })
       if (engine.voices.length === 0) {
         yield* StageReporter.warn(
           "the model directory lists no voices: synthesis without a voice uses no history prompt",

@@ -2,6 +2,9 @@
  * Stage `safe-load`: the checkpoint validated and converted, once, into the
  * graph cache (./../convert.ts), or found there already converted.
  *
+ * The graphs are made in the weight type BARK_DTYPE asks for (fp32, int8 or
+ * q4; ../dtype.ts); each dtype has its own cache entry.
+ *
  * On a cache miss the checkpoint is opened for reading tensor by tensor:
  * safetensors headers are checked before anything is trusted;
  * `pytorch_model.bin` goes through the restricted unpickler, which constructs
@@ -58,10 +61,12 @@ export const make = (options: { readonly allow?: ReadonlyArray<SafeGlobal> } = {
       const weightsPath = path.join(files.dir, files.weightsFile)
       const config = yield* loadBarkConfig(path.join(files.dir, "config.json"))
       const verify = yield* Settings.verifyCache
+      const dtype = yield* Settings.dtype
       const convertMs: Record<string, number> = {}
       const converted = yield* convertOnce({
         weightsPath,
         config,
+        dtype,
         ownDir: dirs.own,
         knownSha256: files.weightsSha256,
         verify,
@@ -96,6 +101,7 @@ export const make = (options: { readonly allow?: ReadonlyArray<SafeGlobal> } = {
         file: files.weightsFile,
         sha256: converted.sha256,
         hashed: converted.hashed,
+        dtype,
         graphCache: converted.cache,
         graphCacheKey: converted.entry.key,
         graphBytes: converted.entry.bytes,

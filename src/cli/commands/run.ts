@@ -10,6 +10,7 @@ import * as Runner from "../../pipeline/Runner.ts"
 import * as ConsoleSink from "../../pipeline/sinks/console.ts"
 import * as JsonlSink from "../../pipeline/sinks/jsonl.ts"
 import type { TraceSink } from "../../pipeline/TraceSink.ts"
+import { DTYPES, type Dtype } from "../../bark/dtype.ts"
 import * as Environment from "../../bark/stages/environment.ts"
 import { fromPipelineFailure } from "../CliExit.ts"
 import * as Pipelines from "../pipelines.ts"
@@ -17,6 +18,16 @@ import * as Pipelines from "../pipelines.ts"
 export const pipelineArgument = Argument.String("pipeline").pipe(
   Argument.withDescription("a pipeline name from pipelines/ (see `list`) or a path to a module exporting a Pipeline")
 )
+
+/** `--dtype`: the weight type (same as --set BARK_DTYPE=…). */
+export const dtypeFlag = Flag.Literals("dtype", DTYPES).pipe(
+  Flag.withDescription(`weight type: ${DTYPES.join(", ")} (same as --set BARK_DTYPE=…; default fp32)`),
+  Flag.optional
+)
+
+/** `set` with BARK_DTYPE from `--dtype` when given (the flag wins). */
+export const withDtype = (set: Readonly<Record<string, string>>, dtype: Option.Option<Dtype>): Readonly<Record<string, string>> =>
+  Option.isSome(dtype) ? { ...set, BARK_DTYPE: dtype.value } : set
 
 export const setFlag = Flag.KeyValuePair("set").pipe(
   Flag.withDescription("override a config value, e.g. --set BARK_DEVICE=cpu (repeatable)"),
@@ -51,11 +62,12 @@ export const command = Command.make(
       Flag.withDescription("the audio file of recipes that write one, e.g. the demo (same as --set BARK_DEMO_OUT=FILE)"),
       Flag.optional
     ),
+    dtype: dtypeFlag,
     set: setFlag
   },
-  ({ pipeline, trace, json, out, set }) =>
+  ({ pipeline, trace, json, out, dtype, set }) =>
     Effect.scoped(
-      runPipeline(pipeline, { trace, json, set: Option.isSome(out) ? { BARK_DEMO_OUT: out.value, ...set } : set })
+      runPipeline(pipeline, { trace, json, set: withDtype(Option.isSome(out) ? { BARK_DEMO_OUT: out.value, ...set } : set, dtype) })
     )
 ).pipe(Command.withDescription("run a pipeline and report every stage"))
 

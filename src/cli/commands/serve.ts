@@ -16,7 +16,7 @@ import type { TraceSink } from "../../pipeline/TraceSink.ts"
 import * as Server from "../../server/Server.ts"
 import { fromPipelineFailure, markGracefulStop } from "../CliExit.ts"
 import * as Pipelines from "../pipelines.ts"
-import { setFlag } from "./run.ts"
+import { dtypeFlag, setFlag, withDtype } from "./run.ts"
 
 export const command = Command.make(
   "serve",
@@ -28,9 +28,10 @@ export const command = Command.make(
     host: Flag.String("host").pipe(Flag.withDescription("address to listen on (BARK_HOST, default 127.0.0.1)"), Flag.optional),
     port: Flag.Int("port").pipe(Flag.withDescription("port to listen on, 0 for any free one (BARK_PORT, default 8000)"), Flag.optional),
     trace: Flag.String("trace").pipe(Flag.withDescription("write the startup trace as JSON Lines to this file"), Flag.optional),
+    dtype: dtypeFlag,
     set: setFlag
   },
-  ({ profile, host, port, trace, set }) =>
+  ({ profile, host, port, trace, dtype, set }) =>
     Effect.scoped(Effect.gen(function*() {
       const recipe = yield* Pipelines.resolve(profile)
       const sinks: Array<TraceSink> = [ConsoleSink.make()]
@@ -39,7 +40,7 @@ export const command = Command.make(
       const engine = yield* Config.String("BARK_ENGINE").pipe(Config.withDefault("worker"))
       const config = {
         BARK_ENGINE: engine,
-        ...set,
+        ...withDtype(set, dtype),
         ...(Option.isSome(host) ? { BARK_HOST: host.value } : {}),
         ...(Option.isSome(port) ? { BARK_PORT: String(port.value) } : {})
       }

@@ -26,7 +26,7 @@ import * as JsonlSink from "../../pipeline/sinks/jsonl.ts"
 import type { TraceSink } from "../../pipeline/TraceSink.ts"
 import { fromPipelineFailure } from "../CliExit.ts"
 import * as Pipelines from "../pipelines.ts"
-import { setFlag } from "./run.ts"
+import { dtypeFlag, setFlag, withDtype } from "./run.ts"
 
 /** What the `synthesize` stage produced. */
 export class SynthesizedAudio extends Context.Service<SynthesizedAudio, {
@@ -153,6 +153,7 @@ export const command = Command.make(
       Flag.withDefault("startup")
     ),
     trace: Flag.String("trace").pipe(Flag.withDescription("write the trace as JSON Lines to this file"), Flag.optional),
+    dtype: dtypeFlag,
     set: setFlag
   },
   (flags) =>
@@ -170,7 +171,7 @@ export const command = Command.make(
       )
       const sinks: Array<TraceSink> = [ConsoleSink.make()]
       if (Option.isSome(flags.trace)) sinks.push(yield* JsonlSink.make(flags.trace.value))
-      const config = Option.isSome(flags.model) ? { ...flags.set, BARK_MODEL: flags.model.value } : flags.set
+      const config = withDtype(Option.isSome(flags.model) ? { ...flags.set, BARK_MODEL: flags.model.value } : flags.set, flags.dtype)
       const result = yield* Effect.result(Runner.run(pipeline, { sinks, config, probes: [Environment.probe] }))
       if (result._tag === "Failure") return yield* fromPipelineFailure(result.failure)
       const audio = Context.get(result.success.context as Context.Context<SynthesizedAudio>, SynthesizedAudio)

@@ -283,7 +283,7 @@ describe("safe-load: convert once, load lean", () => {
       const base = {
         checkpointSha256: "a".repeat(64),
         config: original.converted.config,
-        dtype: "float32",
+        dtype: "fp32",
         builderVersion: GraphCache.GRAPH_BUILDER_VERSION
       } as const
       const key = GraphCache.graphKey(base)
@@ -291,6 +291,7 @@ describe("safe-load: convert once, load lean", () => {
       const otherConfig = { ...base.config, semantic_config: { ...base.config.semantic_config, block_size: 512 } }
       assert.notStrictEqual(GraphCache.graphKey({ ...base, config: otherConfig }), key, "another config makes other graphs")
       assert.notStrictEqual(GraphCache.graphKey({ ...base, builderVersion: "0" }), key)
+      assert.notStrictEqual(GraphCache.graphKey({ ...base, dtype: "q4" }), key, "each dtype has its own graphs")
       const { checkpointSha256, ...rest } = base
       assert.strictEqual(GraphCache.graphKey({ ...rest, checkpointSha256 }), key, "property order does not matter")
     }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)), 60_000)

@@ -1,0 +1,102 @@
+/**
+ * Quantised Bark (int8, q4): each quantised graph computes exactly what its
+ * own dequantised weights give in float32 (accuracy level 0: packing, scales
+ * and zero points right, whatever the quantisation noise), on the visible
+ * golden case and on tiny checkpoints with awkward widths; the noise against
+ * float32 at the accuracy level the models run with (4) stays within the
+ * bounds measured on the golden case (README, "Quantised weights").
+ */
+import { NodeServices } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+import { existsSync } from "node:fs"
+import { fileURLToPath } from "node:url"
+import { decodeBarkConfig } from "../../src/bark/config.ts"
+import type { Dtype } from "../../src/bark/dtype.ts"
+import { compareFormats, goldenCase, type LogitsDifference, type TeacherForcedInputs } from "../../src/bark/formatComparison.ts"
+import { dequantized, fp32, quantized } from "../../src/bark/gpt/weightFormat.ts"
+import { makeRandomCheckpoint, presets, VOCAB } from "../../src/bark/randomCheckpoint.ts"
+import { InferenceBackend } from "../../src/onnx/InferenceBackend.ts"
+
+const env = Layer.mergeAll(NodeServices.layer, InferenceBackend.cpu({ intraOpNumThreads: 2 }))
+const golden = fileURLToPath(new URL("../../../shared/fixtures/golden/v1_small_mixed", import.meta.url))
+const QUANTISED: ReadonlyArray<Exclude<Dtype, "fp32">> = ["int8", "q4"]
+
+/**
+ * Noise bounds at accuracy level 4 against fp32 on the golden case (random
+ * weights), each about 1.5× the measured value (README table).
+ */
+const NOISE: Record<Exclude<Dtype, "fp32">, { readonly relL2: number; readonly top1: number }> = {
+  int8: { relL2: 0.025, top1: 0.85 },
+  q4: { relL2: 0.35, top1: 0.4 }
+}
+
+const assertExact = (diffs: ReadonlyArray<LogitsDifference>, label: string) => {
+  assert.sameMembers(diffs.map((d) => d.model), ["semantic", "coarse", "fine"])
+  for (const d of diffs) {
+    assert.isAbove(d.rows, 0)
+    assert.isAtMost(d.maxAbs, 1e-4, `${label}, ${d.model}: max abs ${d.maxAbs}`)
+  }
+}
+
+/** Deterministic ids below `vocab`. */
+const ids = (length: number, vocab: number, seed: number) => Int32Array.from({ length }, (_, i) => (i * 7919 + seed * 104_729) % vocab)
+
+const tinyCase = (sizes: Partial<typeof presets.tiny>) =>
+  Effect.gen(function*() {
+    const random = yield* makeRandomCheckpoint({ ...presets.tiny, ...sizes })
+    const inputs: TeacherForcedInputs = {
+      semantic: ids(12, VOCAB.semantic.input, 1),
+      coarse: ids(10, VOCAB.coarse.input, 2),
+      fine: ids(16 * 8, 1024, 3)
+    }
+    return { weights: random.tensors, config: yield* decodeBarkConfig(random.config), inputs }
+  })
+
+describe.skipIf(!existsSync(golden))("quantised graphs on the golden case", () => {
+  for (const dtype of QUANTISED) {
+    it.effect(`${dtype}: equal to the fp32 graph on the dequantised weights (accuracy level 0)`, () =>
+      Effect.gen(function*() {
+        const c = yield* goldenCase(golden)
+        assertExact(yield* compareFormats(c.weights, c.config, c.inputs, quantized(dtype, 0), dequantized(dtype)), dtype)
+      }).pipe(Effect.provide(env)), 120_000)
+
+    it.effect(`${dtype}: noise against fp32 at accuracy level 4 within the measured bounds`, () =>
+      Effect.gen(function*() {
+        const c = yield* goldenCase(golden)
+        const bound = NOISE[dtype]
+        const noise = yield* compareFormats(c.weights, c.config, c.inputs, quantized(dtype, 4), fp32)
+        const exact = yield* compareFormats(c.weights, c.config, c.inputs, quantized(dtype, 0), fp32)
+        for (const d of noise) {
+          assert.isAbove(d.relL2, 0, `${d.model}: a quantised model that equals fp32 was not quantised`)
+          assert.isAtMost(d.relL2, bound.relL2, `${d.model} relative L2 ${d.relL2}`)
+          assert.isAtLeast(d.top1Agreement, bound.top1, `${d.model} top-1 agreement ${d.top1Agreement}`)
+          // Level 4's int8 activations add to the weights' noise; they do not replace it.
+          assert.isAbove(d.relL2, exact.find((e) => e.model === d.model)!.relL2 * 0.5, d.model)
+        }
+      }).pipe(Effect.provide(env)), 120_000)
+  }
+})
+
+describe("quantised graphs on tiny checkpoints", () => {
+  const shapes = {
+    "widths 16 (heads of 8)": {},
+    "widths 12, 20 and 12 (heads 6, 20 and 4; blocks cut short)": {
+      semantic: { hidden: 12, heads: 2, layers: 2 },
+      coarse: { hidden: 20, heads: 1, layers: 1 },
+      fine: { hidden: 12, heads: 3, layers: 1 },
+      bias: true
+    }
+  } as const
+  for (const [name, sizes] of Object.entries(shapes)) {
+    for (const dtype of QUANTISED) {
+      it.effect(`${dtype}, ${name}: equal to the fp32 graph on the dequantised weights`, () =>
+        Effect.gen(function*() {
+          const c = yield* tinyCase(sizes)
+          assertExact(yield* compareFormats(c.weights, c.config, c.inputs, quantized(dtype, 0), dequantized(dtype)), `${dtype} ${name}`)
+          const off = yield* compareFormats(c.weights, c.config, c.inputs, quantized(dtype, 0), fp32)
+          assert.isTrue(off.every((d) => d.maxAbs > 0), "the weights were quantised")
+        }).pipe(Effect.provide(env)), 60_000)
+    }
+  }
+})
