@@ -50,6 +50,8 @@ export interface SessionOptions {
 /** An onnxruntime session reduced to what the graphs need. */
 export interface Session {
   readonly inputNames: ReadonlyArray<string>
+  /** The element type of each tensor input ("float32", "float16", "int64", …), by name. */
+  readonly inputTypes: Readonly<Record<string, string>>
   readonly outputNames: ReadonlyArray<string>
   /** Runs the graph and returns only the outputs named in `fetches` (the others are computed and dropped). */
   readonly run: (
@@ -152,6 +154,7 @@ const make = (name: "cpu" | "cuda", providers: ReadonlyArray<string>, intraOpNum
 
 const wrap = (session: InferenceSession, model: string): Session => ({
   inputNames: session.inputNames,
+  inputTypes: Object.fromEntries(session.inputMetadata.flatMap((m) => (m.isTensor ? [[m.name, m.type]] : []))),
   outputNames: session.outputNames,
   run: (feeds, fetches) =>
     Effect.tryPromise({

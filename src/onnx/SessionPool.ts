@@ -88,6 +88,7 @@ export const make = Effect.fn("SessionPool.make")(function*(backend: typeof Infe
 
   const handle = (model: string, first: Session): Session => ({
     inputNames: first.inputNames,
+    inputTypes: first.inputTypes,
     outputNames: first.outputNames,
     run: (feeds, fetches) => runs.withPermit(Effect.flatMap(ensureOpen(model), (session) => session.run(feeds, fetches)))
   })

@@ -14,8 +14,10 @@ import { fileURLToPath } from "node:url"
 import { decodeBarkConfig } from "../../src/bark/config.ts"
 import type { Dtype } from "../../src/bark/dtype.ts"
 import { compareFormats, goldenCase, type LogitsDifference, type TeacherForcedInputs } from "../../src/bark/formatComparison.ts"
+import { makeCausalGpt } from "../../src/bark/gpt/causalLM.ts"
 import { dequantized, fp32, quantized } from "../../src/bark/gpt/weightFormat.ts"
-import { makeRandomCheckpoint, presets, VOCAB } from "../../src/bark/randomCheckpoint.ts"
+import { causalGptWeights } from "../../src/bark/gpt/weights.ts"
+import { makeRandomCheckpoint, presets, type RandomCheckpointOptions, VOCAB } from "../../src/bark/randomCheckpoint.ts"
 import { InferenceBackend } from "../../src/onnx/InferenceBackend.ts"
 
 const env = Layer.mergeAll(NodeServices.layer, InferenceBackend.cpu({ intraOpNumThreads: 2 }))
@@ -42,7 +44,7 @@ const assertExact = (diffs: ReadonlyArray<LogitsDifference>, label: string) => {
 /** Deterministic ids below `vocab`. */
 const ids = (length: number, vocab: number, seed: number) => Int32Array.from({ length }, (_, i) => (i * 7919 + seed * 104_729) % vocab)
 
-const tinyCase = (sizes: Partial<typeof presets.tiny>) =>
+const tinyCase = (sizes: Partial<RandomCheckpointOptions>) =>
   Effect.gen(function*() {
     const random = yield* makeRandomCheckpoint({ ...presets.tiny, ...sizes })
     const inputs: TeacherForcedInputs = {
@@ -98,5 +100,30 @@ describe("quantised graphs on tiny checkpoints", () => {
           assert.isTrue(off.every((d) => d.maxAbs > 0), "the weights were quantised")
         }).pipe(Effect.provide(env)), 60_000)
     }
+  }
+})
+
+describe("the float16 KV cache of quantised causal graphs", () => {
+  for (const dtype of QUANTISED) {
+    it.effect(`${dtype}: decoding step by step from the cache gives the whole sequence's logits`, () =>
+      Effect.gen(function*() {
+        const c = yield* tinyCase({ semantic: { hidden: 12, heads: 2, layers: 2 } })
+        const backend = yield* InferenceBackend
+        const w = yield* causalGptWeights(c.weights, "semantic", c.config.semantic_config)
+        const format = quantized(dtype, 0)
+        const whole = yield* makeCausalGpt("semantic", w, backend, { logitsFor: "all", format })
+        const stepwise = yield* makeCausalGpt("semantic", w, backend, { format })
+        const input = c.inputs.semantic
+        const all = (yield* whole.prefill(input)).logits
+        const vocab = whole.outputVocabSize
+        let step = yield* stepwise.prefill(input.subarray(0, 4))
+        for (let t = 4; t <= input.length; t++) {
+          const expected = all.subarray((t - 1) * vocab, t * vocab)
+          let worst = 0
+          for (let i = 0; i < vocab; i++) worst = Math.max(worst, Math.abs(step.logits[i]! - expected[i]!))
+          assert.isAtMost(worst, 1e-4, `position ${t - 1}`)
+          if (t < input.length) step = yield* stepwise.step(step.state, input[t]!)
+        }
+      }).pipe(Effect.scoped, Effect.provide(env)), 60_000)
   }
 })

@@ -8,12 +8,13 @@
  */
 import { Effect } from "effect"
 import { Tensor } from "onnxruntime-node"
+import { float16Bits, float16Tensor } from "../../onnx/float16.ts"
 import type { InferenceBackend, ModelSource } from "../../onnx/InferenceBackend.ts"
 import type { GptConfig } from "../config.ts"
 import { InferenceError } from "../../onnx/InferenceError.ts"
 import type { CausalLM, DecoderState, DecoderStep } from "../models.ts"
 import { causalGptGraph, type LogitsFor, names, paddedHeadDim } from "./graph.ts"
-import { KvCache } from "./KvCache.ts"
+import { type KvBuffer, KvCache, type KvElement } from "./KvCache.ts"
 import type { WeightFormat } from "./weightFormat.ts"
 import type { CausalGptWeights } from "./weights.ts"
 
@@ -83,6 +84,10 @@ export const openCausalGpt = Effect.fn("openCausalGpt")(function*(
   const vocabOut = dims.output_vocab_size
   const caches = new WeakMap<DecoderState, KvCache>()
   const kvNames = Array.from({ length: layers }, (_, l) => names.newKeyValues(l))
+  const kvElement: KvElement = session.inputTypes[names.pastKey(0)] === "float16" ? "float16" : "float32"
+  const kvTensor = (buffer: KvBuffer, dims: ReadonlyArray<number>) =>
+    buffer instanceof Uint16Array ? float16Tensor(buffer, dims) : new Tensor("float32", buffer, dims)
+  const kvRows = (data: Tensor["data"]): KvBuffer => (kvElement === "float16" ? float16Bits(data) : data as Float32Array)
 
   const fail = (message: string, remediation: string) => new InferenceError({ model, message, remediation })
 
@@ -106,11 +111,11 @@ export const openCausalGpt = Effect.fn("openCausalGpt")(function*(
       [names.totalSequenceLength]: new Tensor("int32", Int32Array.of(past + count), [])
     }
     for (let l = 0; l < layers; l++) {
-      feeds[names.pastKey(l)] = new Tensor("float32", cache.keys[l]!, cacheDims)
-      feeds[names.pastValue(l)] = new Tensor("float32", cache.values[l]!, cacheDims)
+      feeds[names.pastKey(l)] = kvTensor(cache.keys[l]!, cacheDims)
+      feeds[names.pastValue(l)] = kvTensor(cache.values[l]!, cacheDims)
     }
     const out = yield* session.run(feeds, [names.logits, ...kvNames])
-    kvNames.forEach((name, l) => cache.write(l, out[name]!.data as Float32Array, count))
+    kvNames.forEach((name, l) => cache.write(l, kvRows(out[name]!.data), count))
     cache.length += count
     const state: DecoderState = { length: cache.length }
     caches.set(state, cache)
@@ -134,7 +139,7 @@ export const openCausalGpt = Effect.fn("openCausalGpt")(function*(
     Effect.gen(function*() {
       const invalid = checkIds(ids)
       if (invalid) return yield* invalid
-      const cache = new KvCache(layers, heads, headDim)
+      const cache = new KvCache(layers, heads, headDim, kvElement)
       if (!prefillOptions?.mergeContext) {
         if (ids.length === 0) return yield* fail(`empty ${model} input`, "pass at least one token id")
         return yield* forward(cache, BigInt64Array.from(ids, BigInt), new Float32Array(ids.length).fill(1), 1)

@@ -1,12 +1,15 @@
 /**
- * Bark's GPTs as ONNX graphs, in float32.
+ * Bark's GPTs as ONNX graphs. Activations are float32; the linear layers and
+ * embedding tables are held as a `WeightFormat` says (float32, or
+ * block-quantised for int8/q4: ./weightFormat.ts), and so is the element
+ * type of the KV cache (float32, or float16 with quantised weights).
  *
  * Causal (semantic, coarse): one graph serves the prefill and every decode
  * step. It takes `T` new positions and the key/value cache of the `P` earlier
  * ones as capacity buffers `[1, heads, capacity, headDim]`, and attends with
  * com.microsoft GroupQueryAttention (causal, reads only the first P+T rows).
  * Besides the logits it returns each layer's new keys and values (`kv_{l}`,
- * `[T, 2H]`, K | V), which the caller writes into its buffers ("row-write",
+ * `[T, 2H]`, K | V, in the cache's element type), which the caller writes into its buffers ("row-write",
  * see ort-notes.md §4): the cache is never copied out of onnxruntime. The
  * `present_*` outputs exist only because GroupQueryAttention ignores the past
  * without them; they are never fetched.
@@ -116,6 +119,7 @@ export const causalGptGraph = (w: CausalGptWeights, logitsFor: LogitsFor, format
   const trueHeadDim = h / heads
   const headDim = paddedHeadDim(h, heads)
   const width = heads * headDim
+  const kv = format.kvCache
 
   const ids = g.input(names.inputIds, "int64", ["S", "T"])
   const idWeights = g.input(names.inputWeights, "float32", ["S", "T"])
@@ -134,30 +138,31 @@ export const causalGptGraph = (w: CausalGptWeights, logitsFor: LogitsFor, format
       attnOut: padHeads(unpadded.attnOut, heads, trueHeadDim, headDim, "cols", 1)
     }
     x = block(g, format, `layers.${l}`, x, b, (qkv) => {
-      g.output(g.slice(qkv, [width], [3 * width], [1]), names.newKeyValues(l))
+      const packed = kv === "float16" ? g.cast(qkv, "float16") : qkv
+      g.output(g.slice(packed, [width], [3 * width], [1]), names.newKeyValues(l))
       const cacheShape: ReadonlyArray<Dim> = [1, heads, "capacity", headDim]
       const [out, presentKey, presentValue] = g.op(
         "GroupQueryAttention",
         [
-          g.unsqueeze(qkv, [0]),
+          g.unsqueeze(packed, [0]),
           null,
           null,
-          g.input(names.pastKey(l), "float32", cacheShape),
-          g.input(names.pastValue(l), "float32", cacheShape),
+          g.input(names.pastKey(l), kv, cacheShape),
+          g.input(names.pastValue(l), kv, cacheShape),
           seqlensK,
           total
         ],
         { num_heads: heads, kv_num_heads: heads, scale: float(1 / Math.sqrt(trueHeadDim)) },
         [
-          { dtype: "float32", shape: [1, "T", width] },
-          { dtype: "float32", shape: cacheShape, name: names.presentKey(l) },
-          { dtype: "float32", shape: cacheShape, name: names.presentValue(l) }
+          { dtype: kv, shape: [1, "T", width] },
+          { dtype: kv, shape: cacheShape, name: names.presentKey(l) },
+          { dtype: kv, shape: cacheShape, name: names.presentValue(l) }
         ],
         "com.microsoft"
       )
       g.output(presentKey!)
       g.output(presentValue!)
-      return g.squeeze(out!, [0])
+      return g.squeeze(kv === "float16" ? g.cast(out!, "float32") : out!, [0])
     })
   })
 
