@@ -72,25 +72,36 @@ describe("coarseHistory", () => {
 })
 
 describe("generateCoarse", () => {
-  it.effect("runs 60-token windows with the worked example's input lengths (100 tokens, no voice)", () =>
+  it.effect("runs 60-token windows (100 tokens, no voice): each later window continues the last one's cache with the context a prefill would get", () =>
     Effect.gen(function*() {
-      const { model, calls } = fakeCausalLM(VOCAB, alternating)
+      const seen: Array<ReadonlyArray<number>> = []
+      const { model, calls } = fakeCausalLM(VOCAB, (sequence, logits) => {
+        seen.push(sequence)
+        alternating(sequence, logits)
+      })
       const semantic = Int32Array.from({ length: 100 }, (_, i) => i * 3)
       const codes = yield* generateCoarse(model, semantic, { sampler: argmax })
       assert.strictEqual(codes.rows, 2)
       assert.strictEqual(codes.frames, 150)
       const prefills = calls.filter((c) => c.kind === "prefill")
-      assert.deepStrictEqual(prefills.map((c) => c.ids.length), [257, 317, 377, 437, 497])
-      assert.strictEqual(calls.length, 300) // one model call per token: 5 prefills + 295 steps
-      for (const p of prefills) {
-        assert.deepStrictEqual(Array.from(p.ids.subarray(0, 100)), Array.from(semantic))
-        assert.isTrue(p.ids.subarray(100, 256).every((v) => v === 12_048))
-        assert.strictEqual(p.ids[256], 12_050)
-        assert.isFalse(p.mergeContext)
+      assert.deepStrictEqual(prefills.map((c) => c.ids.length), [257])
+      assert.deepStrictEqual(Array.from(prefills[0]!.ids.subarray(0, 100)), Array.from(semantic))
+      assert.isTrue(prefills[0]!.ids.subarray(100, 256).every((v) => v === 12_048))
+      assert.strictEqual(prefills[0]!.ids[256], 12_050)
+      assert.isFalse(prefills[0]!.mergeContext)
+      assert.strictEqual(calls.length, 300) // one model call per token
+      // The ids generated, with their codebook offsets, in order.
+      const generated = Array.from({ length: 300 }, (_, s) =>
+        s % 2 === 0 ? 10_000 + codes.data[s / 2]! : 11_024 + codes.data[150 + (s - 1) / 2]!)
+      // Windows 2..5 start (calls 60, 120, …) with one step whose whole sequence is the fresh context of
+      // suno's algorithm: the semantic field, the infer token and every coarse id so far.
+      for (const start of [60, 120, 180, 240]) {
+        assert.strictEqual(calls[start]!.kind, "step")
+        const sequence = seen[start]!
+        assert.strictEqual(sequence.length, 257 + start)
+        assert.deepStrictEqual(sequence.slice(0, 257), Array.from(prefills[0]!.ids))
+        assert.deepStrictEqual(sequence.slice(257), generated.slice(0, start))
       }
-      // the cache restarts every window: the step after a prefill continues from it
-      assert.strictEqual(calls[1]!.length, 258)
-      assert.strictEqual(calls[60]!.kind, "prefill")
     }))
 
   it.effect("alternates codebooks: even steps from 10000..11023, odd from 11024..12047, offsets removed", () =>

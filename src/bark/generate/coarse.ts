@@ -4,11 +4,17 @@
  * interleaved, in sliding windows of 60 tokens; each window restarts the KV
  * cache from a fresh context of semantic tokens and the latest coarse tokens.
  *
+ * Until that context starts to slide (the first ~630 coarse tokens, about
+ * 4 s of audio), a window's context is exactly the previous window's plus the
+ * tokens it generated, at the same positions: then the previous window's
+ * cache goes on with one step instead of a prefill of the whole context. The
+ * logits are the same up to float rounding.
+ *
  * @since 0.1.0
  */
 import { Effect } from "effect"
 import type { InferenceError } from "../../onnx/InferenceError.ts"
-import type { CausalLM } from "../models.ts"
+import type { CausalLM, DecoderStep } from "../models.ts"
 import { type Codes, makeCodes } from "./Codes.ts"
 import {
   BLOCK_SIZE,
@@ -77,6 +83,18 @@ export const coarseHistory = (prompt: VoicePrompt, maxCoarseHistory: number): Co
   }
 }
 
+/**
+ * Whether `next` is the window that continues the one with context `input`
+ * that generated `generated`: the same ids, then the generated ones. The
+ * previous cache holds all of them but the last generated token.
+ */
+const continuesWindow = (next: Int32Array, input: Int32Array, generated: Int32Array): boolean => {
+  if (next.length !== input.length + generated.length) return false
+  for (let i = 0; i < input.length; i++) if (next[i] !== input[i]) return false
+  for (let i = 0; i < generated.length; i++) if (next[input.length + i] !== generated[i]) return false
+  return true
+}
+
 /** Coarse tokens (both codebooks) to generate for `semanticLength` semantic tokens; always even. */
 export const coarseSteps = (semanticLength: number): number =>
   Math.floor((semanticLength * SEMANTIC_TO_COARSE_RATIO) / N_COARSE_CODEBOOKS) * N_COARSE_CODEBOOKS
@@ -143,6 +161,8 @@ export const generateCoarse = Effect.fn("bark.generateCoarse")(function*(
   const pick = makeTokenSampler({ temp, topK, topP }, options.sampler)
   const candidates = new Float32Array(CODEBOOK_SIZE)
   let step = 0
+  // The previous window: its context, where its tokens start in `coarse`, and its decoder state.
+  let previous: { readonly input: Int32Array; readonly firstToken: number; readonly out: DecoderStep } | undefined
   while (step < steps) {
     const semanticIndex = history.semantic.length + roundHalfEven(step / SEMANTIC_TO_COARSE_RATIO)
     const from = Math.max(0, semanticIndex - maxSemanticHistory)
@@ -153,7 +173,9 @@ export const generateCoarse = Effect.fn("bark.generateCoarse")(function*(
     input[CONTEXT_FIELD_LENGTH] = COARSE_INFER_TOKEN
     input.set(context, CONTEXT_FIELD_LENGTH + 1)
 
-    let out = yield* model.prefill(input)
+    const continues = previous !== undefined && continuesWindow(input, previous.input, coarse.subarray(previous.firstToken, coarseLength))
+    let out = continues ? yield* model.step(previous!.out.state, input[input.length - 1]!) : yield* model.prefill(input)
+    const firstToken = coarseLength
     const windowEnd = Math.min(step + windowLen, steps)
     while (true) {
       // even steps pick a codebook-0 id, odd steps a codebook-1 id
@@ -167,6 +189,7 @@ export const generateCoarse = Effect.fn("bark.generateCoarse")(function*(
       yield* Effect.yieldNow
       out = yield* model.step(out.state, next)
     }
+    previous = { input, firstToken, out }
   }
 
   const frames = steps / N_COARSE_CODEBOOKS
