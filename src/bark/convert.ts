@@ -20,7 +20,7 @@ import { summarize, type WeightsSummary } from "../checkpoint/summary.ts"
 import { checkpointSha256 } from "./checkpointIdentity.ts"
 import type { BarkConfig } from "./config.ts"
 import type { Dtype } from "./dtype.ts"
-import { quantized } from "./gpt/weightFormat.ts"
+import { formatOf } from "./gpt/weightFormat.ts"
 import * as GraphCache from "./graphCache.ts"
 import { subModelGraph, tensorPrefix } from "./graphs.ts"
 import { SUB_MODELS, type SubModel } from "./loadModels.ts"
@@ -44,7 +44,7 @@ export const convertCheckpoint = Effect.fn("convertCheckpoint")(function*(
     const t0 = performance.now()
     const prefix = tensorPrefix[model]
     const tensors = yield* reader.read([...reader.tensors.keys()].filter((name) => name.startsWith(prefix)))
-    yield* staging.write(model, yield* subModelGraph(model, tensors, config, quantized(options.dtype ?? "fp32")))
+    yield* staging.write(model, yield* subModelGraph(model, tensors, config, formatOf(options.dtype ?? "fp32")))
     yield* options.onConverted?.(model, i + 1, Math.round(performance.now() - t0)) ?? Effect.void
   }
 })

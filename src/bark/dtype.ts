@@ -2,6 +2,9 @@
  * The weight types a Bark model can be converted to (`BARK_DTYPE`).
  *
  * - `fp32`: the checkpoint's weights as float32 (the reference).
+ * - `fp16`: the GPTs' linear layers, LM heads and token-embedding tables as
+ *   float16, multiplied in float16 (tensor cores on CUDA), with a float16 KV
+ *   cache; meant for GPUs (on a CPU it is slower than fp32).
  * - `int8`: the linear layers, LM heads and token-embedding tables of the
  *   semantic, coarse and fine GPTs as 8-bit codes with one float32 scale per
  *   32 values (src/onnx/blockQuant.ts); biases, LayerNorms, position
@@ -16,7 +19,7 @@
  */
 import type { BlockScheme } from "../onnx/blockQuant.ts"
 
-export const DTYPES = ["fp32", "int8", "q4"] as const
+export const DTYPES = ["fp32", "fp16", "int8", "q4"] as const
 export type Dtype = typeof DTYPES[number]
 
 /** MatMulNBits accuracy level: 4 computes with int8 activations (fast), 0 in float32 (the exactness tests use it). */

@@ -59,15 +59,15 @@ export const offloadCpu = flag("SUNO_OFFLOAD_CPU").pipe(Config.withDefault(false
 /** BARK_VERIFY_CACHE: re-hash every byte of a graph-cache entry before using it (default: sizes and mtimes only). */
 export const verifyCache = flag("BARK_VERIFY_CACHE").pipe(Config.withDefault(false))
 
-/** BARK_DTYPE: the weight type the model is converted to and run in, fp32 (default), int8 or q4 (./dtype.ts). */
+/** BARK_DTYPE: the weight type the model is converted to and run in: fp32 (default), fp16, int8 or q4 (./dtype.ts). */
 export const dtype = Config.Literals(DTYPES, "BARK_DTYPE").pipe(Config.withDefault("fp32" as Dtype))
 
 /**
  * BARK_ORT_PREPACK: let onnxruntime prepack weights into private copies.
  * Default: off for fp32 (sessions use the memory-mapped weights in the graph
  * cache, shared between sessions and processes; see README, "Memory"), on for
- * int8 and q4, whose MatMulNBits kernels run ~20× slower unprepacked and
- * whose prepacked copies are small.
+ * the other dtypes: int8 and q4's MatMulNBits kernels run ~20× slower
+ * unprepacked, and their prepacked copies are small.
  */
 export const prepack = (dtype: Dtype) =>
   Effect.map(Config.option(flag("BARK_ORT_PREPACK")), (explicit) => Option.getOrElse(explicit, () => dtype !== "fp32"))

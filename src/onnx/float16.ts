@@ -1,5 +1,6 @@
 /**
- * float16 tensors as raw bits (`Uint16Array`) across onnxruntime-node.
+ * float16 as raw bits (`Uint16Array`): conversion from float32, and tensors
+ * across onnxruntime-node.
  *
  * Where the runtime has `Float16Array` (Node ≥ 24), onnxruntime-common wraps
  * a `Uint16Array` given for a float16 tensor in a `Float16Array` view, which
@@ -24,4 +25,40 @@ export const float16Tensor = (bits: Uint16Array, dims: ReadonlyArray<number>): T
 export const float16Bits = (data: Tensor["data"]): Uint16Array => {
   const view = data as unknown as ArrayBufferView & { readonly length: number }
   return view instanceof Uint16Array ? view : new Uint16Array(view.buffer, view.byteOffset, view.length)
+}
+
+const word = new Float32Array(1)
+const bitsOf = new Uint32Array(word.buffer)
+
+/** float32 values as float16 bits, rounded to nearest, ties to even (overflow to ±Infinity, NaN kept). */
+export const toFloat16 = (values: Float32Array): Uint16Array => {
+  const out = new Uint16Array(values.length)
+  for (let i = 0; i < values.length; i++) {
+    word[0] = values[i]!
+    const x = bitsOf[0]!
+    const sign = (x >>> 16) & 0x8000
+    const exponent = ((x >>> 23) & 0xff) - 127 + 15
+    let mantissa = x & 0x7fffff
+    if (exponent === 0xff - 127 + 15) {
+      out[i] = sign | 0x7c00 | (mantissa === 0 ? 0 : 0x200)
+      continue
+    }
+    if (exponent >= 0x1f) {
+      out[i] = sign | 0x7c00
+      continue
+    }
+    // Normal: drop 13 mantissa bits; subnormal: shift the implicit 1 in and drop more. A carry may round up into the exponent.
+    const shift = exponent > 0 ? 13 : 14 - exponent
+    if (shift > 24) {
+      out[i] = sign
+      continue
+    }
+    if (exponent <= 0) mantissa |= 0x800000
+    let half = (exponent > 0 ? exponent << 10 : 0) | (mantissa >>> shift)
+    const rest = mantissa & ((1 << shift) - 1)
+    const midway = 1 << (shift - 1)
+    if (rest > midway || (rest === midway && (half & 1) === 1)) half++
+    out[i] = sign | half
+  }
+  return out
 }

@@ -52,6 +52,33 @@ describe("bark-pipeline bench (child process)", () => {
     }
   })
 
+  it("--dtype fp32,q4 runs each dtype in its own process and reports them side by side", async () => {
+    const model = await tinyModel()
+    const r = await runCliProcess([
+      "bench", "--model", model, "--dtype", "fp32,q4", "--semantic-tokens", "4", "--coarse-tokens", "4", "--fine-passes", "1",
+      "--codec-frames", "4", "--threads", "1", "--json"
+    ], { env: { BARK_CACHE_DIR: path.join(path.dirname(model), "cache") } })
+    expect(r.code, r.stderr).toBe(0)
+    const reports = JSON.parse(r.stdout)
+    expect(reports.map((x: { dtype: string }) => x.dtype)).toEqual(["fp32", "q4"])
+    const [fp32, q4] = reports
+    // Each was converted by a first run, then measured by a second, on its cached entry.
+    expect([fp32.convert_seconds, q4.convert_seconds]).toEqual([0, 0])
+    expect([fp32.prepack, q4.prepack]).toEqual([false, true])
+    expect(q4.cache_entry_mb).toBeLessThan(fp32.cache_entry_mb)
+    expect(q4.semantic.tokens).toBe(4)
+    const table = await runCliProcess(["bench", "--model", model, "--dtype", "fp32,q4", "--semantic-tokens", "4", "--coarse-tokens", "4",
+      "--fine-passes", "1", "--codec-frames", "4", "--threads", "1"], { env: { BARK_CACHE_DIR: path.join(path.dirname(model), "cache") } })
+    expect(table.code, table.stderr).toBe(0)
+    expect(table.stdout).toMatch(/semantic ms\/token +[0-9.]+ +[0-9.]+/)
+  }, 120_000)
+
+  it("exits 2 for an unknown dtype, naming the ones there are", async () => {
+    const r = await runCliProcess(["bench", "--model", "unused", "--dtype", "fp32,q3"])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain("expected one or more of fp32, fp16, int8, q4")
+  })
+
   it("exits 2 for counts out of range, saying which flag", async () => {
     const r = await runCliProcess(["bench", "--model", "unused", "--semantic-tokens", "1000"])
     expect(r.code).toBe(2)

@@ -1,7 +1,8 @@
 /**
- * The demo profile served for real: `bark-pipeline serve --profile demo` as a
- * child process (worker-thread engine, random-weight Bark made in a temp
- * cache, OS-chosen port), shared by the tests in order — readiness, each
+ * The demo profile served for real: `bark-pipeline serve --profile demo
+ * --dtype q4` as a child process (worker-thread engine, random-weight Bark made
+ * in a temp cache and converted to 4-bit weights, OS-chosen port), shared by
+ * the tests in order — readiness, each
  * synthesis route, health during a generation, cancellation, then SIGTERM.
  */
 import { Effect } from "effect"
@@ -56,7 +57,7 @@ let firstReadiness: number
 
 beforeAll(async () => {
   dir = makeTempDir("bark-serve-demo-")
-  child = spawn(process.execPath, [path.join(repoRoot, "src/cli/main.ts"), "serve", "--profile", "demo", "--trace", "trace.jsonl"], {
+  child = spawn(process.execPath, [path.join(repoRoot, "src/cli/main.ts"), "serve", "--profile", "demo", "--dtype", "q4", "--trace", "trace.jsonl"], {
     cwd: dir,
     env: { ...process.env, BARK_PORT: "0", BARK_CACHE_DIR: path.join(dir, "cache"), BARK_ENGINE: "worker" },
     stdio: ["ignore", "ignore", "pipe"]
@@ -88,8 +89,13 @@ describe("bark-pipeline serve --profile demo (child process, worker engine)", ()
     })
     expect(ready.status).toBe(200)
     const body = await json(ready)
-    const readyStage = body.report.results.find((r: { stage: string }) => r.stage === "ready")
-    expect(readyStage.metadata.engine).toBe("worker")
+    const stage = (name: string) => body.report.results.find((r: { stage: string }) => r.stage === name)
+    expect(stage("ready").metadata.engine).toBe("worker")
+    expect(stage("ready").metadata.dtype).toBe("q4")
+    expect(stage("safe-load").metadata.dtype).toBe("q4")
+    expect(stage("preload").metadata.prepack).toBe(true) // the quantised kernels' default
+    expect((await json(await fetch(`${url}/health`))).dtype).toBe("q4")
+    expect((await metrics(url)).get(`bark_engine_info{kind="bark",dtype="q4"}`)).toBe(1)
   }, 120_000) // the demo's startup: seconds, longer on a busy machine
 
   it("POST /synthesize answers a 24 kHz WAV", async () => {

@@ -5,17 +5,21 @@
  * dtype (../dtype.ts) stores and which op reads it.
  *
  * - `fp32`: MatMul over the weight transposed once, Gather over the table.
+ * - `fp16`: the same over float16 weights, the activations cast to float16
+ *   for the MatMul and back to float32 after it (and after the Gather).
  * - `quantized`: MatMulNBits and GatherBlockQuantized over block-quantised
  *   codes. A table whose rows do not pack into whole bytes (4-bit codes and
  *   an odd width) stays float32.
- * - `dequantized`: float32 ops over the values the quantised ops compute
- *   with, and the quantised graphs' float16 KV cache. It is the exactness
+ * - `dequantized`: float32 ops over the values the quantised (or float16)
+ *   ops compute with, and their float16 KV cache. It is the exactness
  *   reference: at accuracy level 0 a quantised graph must match the graph
  *   built with this format (tests).
  *
  * @since 0.3.0
  */
+import { halfToFloat } from "../../checkpoint/Tensor.ts"
 import { type BlockScheme, dequantize, packsInRows, quantize } from "../../onnx/blockQuant.ts"
+import { toFloat16 } from "../../onnx/float16.ts"
 import type { GraphBuilder, Value } from "../../onnx/graph.ts"
 import { type AccuracyLevel, blockScheme, type Dtype } from "../dtype.ts"
 import type { Param } from "./weights.ts"
@@ -51,9 +55,24 @@ const schemeOf = (dtype: Dtype): BlockScheme => {
   return scheme
 }
 
+/** float16 weights multiplied in float16 (see the module comment). */
+export const fp16: WeightFormat = {
+  dtype: "fp16",
+  kvCache: "float16",
+  linear: (g, name, x, weight) => {
+    const [out, inp] = dims(weight)
+    const w = g.initializer(name, toFloat16(transpose(weight.data, out, inp)), [inp, out])
+    return g.cast(g.matmul(g.cast(x, "float16"), w), "float32")
+  },
+  embedding: (g, name, table, ids) => g.cast(g.gather(g.initializer(name, toFloat16(table.data), table.shape), ids), "float32")
+}
+
+/** The format a model of `dtype` is converted to: the quantised ops at `accuracyLevel` for int8/q4. */
+export const formatOf = (dtype: Dtype, accuracyLevel: AccuracyLevel = 4): WeightFormat =>
+  dtype === "fp32" ? fp32 : dtype === "fp16" ? fp16 : quantized(dtype, accuracyLevel)
+
 /** Block-quantised weights read by MatMulNBits / GatherBlockQuantized. */
 export const quantized = (dtype: Dtype, accuracyLevel: AccuracyLevel = 4): WeightFormat => {
-  if (dtype === "fp32") return fp32
   const scheme = schemeOf(dtype)
   return {
     dtype,
@@ -71,6 +90,15 @@ export const quantized = (dtype: Dtype, accuracyLevel: AccuracyLevel = 4): Weigh
 /** Float32 ops over `dtype`'s dequantised values (the exactness reference; see the module comment). */
 export const dequantized = (dtype: Dtype): WeightFormat => {
   if (dtype === "fp32") return fp32
+  if (dtype === "fp16") {
+    const rounded = (p: Param): Param => ({ data: Float32Array.from(toFloat16(p.data), halfToFloat), shape: p.shape })
+    return {
+      dtype: "fp32",
+      kvCache: "float16",
+      linear: (g, name, x, weight) => fp32Linear(g, name, x, rounded(weight)),
+      embedding: (g, name, table, ids) => fp32Embedding(g, name, rounded(table), ids)
+    }
+  }
   const scheme = schemeOf(dtype)
   const rounded = (p: Param, layout: "blocks" | "rows"): Param => ({
     data: dequantize(quantize(p.data, ...dims(p), scheme, layout)),

@@ -13,7 +13,8 @@
  *
  * With SUNO_OFFLOAD_CPU=True sessions are opened when a sub-model runs and
  * released when another one needs to. With BARK_ENGINE=worker the main
- * thread opens none: the worker engine opens the same files itself.
+ * thread opens none: the worker engine opens the same files itself. fp16
+ * weights on the CPU warn: onnxruntime upcasts them (use int8/q4 there).
  *
  * @since 0.1.0
  */
@@ -50,6 +51,12 @@ export const stage = Stage.make({
     const offload = yield* Settings.offloadCpu
     const options = yield* sessionOptions(converted.dtype)
     const common = { provider: backend.name, dtype: converted.dtype, offload, ...options }
+    if (converted.dtype === "fp16" && backend.name === "cpu") {
+      yield* StageReporter.warn(
+        "fp16 weights on the CPU: onnxruntime computes them in float32 from upcast copies, with about the fp32 model's memory and no gain in speed",
+        "use BARK_DTYPE=int8 or q4 on CPUs; fp16 is meant for CUDA"
+      )
+    }
     if ((yield* Settings.engineKind) === "worker") {
       yield* StageReporter.annotate({ ...common, sessionsOpen: [], opensSessions: "the worker engine (ready)" })
       return PreloadedModels.of({ models: undefined, offload, sessionOptions: options })
