@@ -27,9 +27,10 @@ import type { Param } from "./weights.ts"
 export interface WeightFormat {
   readonly dtype: Dtype
   /**
-   * The element type of the causal graphs' KV cache: float16 with quantised
-   * weights (each decode step reads the whole cache; half the bytes made int4
-   * steps ~1.5× faster at long contexts, ort-notes.md §4), float32 otherwise.
+   * The element type of the causal graphs' KV cache: float16 with int8, q4
+   * and fp16 weights (each decode step reads the whole cache; half the bytes
+   * made int4 steps ~1.5× faster at long contexts, ort-notes.md §4), float32
+   * with fp32 (golden parity).
    */
   readonly kvCache: "float32" | "float16"
   /** `x · Wᵀ` for a PyTorch-layout weight `[out, in]` named `name` (no bias). */
