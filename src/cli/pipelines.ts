@@ -15,6 +15,9 @@ import { usage } from "./CliExit.ts"
 /** The declared recipes shipped with the project. */
 export const pipelinesDir = new URL("../../pipelines/", import.meta.url)
 
+/** Their modules' extension: `.ts` in a checkout (Node runs the sources), `.js` in the built package. */
+const moduleExtension = import.meta.url.slice(import.meta.url.lastIndexOf("."))
+
 const isPipeline = (u: unknown): u is Pipeline.Any =>
   typeof u === "object" && u !== null && "entries" in u && "name" in u && Array.isArray((u as Pipeline.Any).entries)
 
@@ -38,19 +41,20 @@ const fromModule = (file: string) =>
 
 /** Names of the recipes in `pipelines/`. */
 export const declaredNames = (): ReadonlyArray<string> =>
-  fs.readdirSync(pipelinesDir).filter((f) => f.endsWith(".ts")).map((f) => f.slice(0, -3)).sort()
+  fs.readdirSync(pipelinesDir).filter((f) => f.endsWith(moduleExtension) && !f.endsWith(".d.ts"))
+    .map((f) => f.slice(0, -moduleExtension.length)).sort()
 
 export const resolve = (nameOrPath: string) => {
-  const looksLikePath = nameOrPath.includes("/") || nameOrPath.includes(path.sep) || nameOrPath.endsWith(".ts")
+  const looksLikePath = nameOrPath.includes("/") || nameOrPath.includes(path.sep) || /\.[cm]?[jt]s$/.test(nameOrPath)
   if (looksLikePath) {
     const file = path.resolve(nameOrPath)
     return fs.existsSync(file)
       ? fromModule(file)
-      : Effect.fail(usage(`no recipe module at ${file}`, "pass a pipeline name (see `bark-pipeline list`) or an existing .ts file"))
+      : Effect.fail(usage(`no recipe module at ${file}`, "pass a pipeline name (see `bark-pipeline list`) or an existing .ts or .js module"))
   }
   const names = declaredNames()
   return names.includes(nameOrPath)
-    ? fromModule(new URL(`${nameOrPath}.ts`, pipelinesDir).pathname)
+    ? fromModule(new URL(`${nameOrPath}${moduleExtension}`, pipelinesDir).pathname)
     : Effect.fail(usage(
       `unknown pipeline "${nameOrPath}"`,
       `use one of: ${names.join(", ")} (see \`bark-pipeline list\`), or a path to a module exporting a Pipeline`

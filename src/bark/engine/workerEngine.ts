@@ -26,7 +26,8 @@ export class WorkerEngineError extends Schema.TaggedError<WorkerEngineError>()("
 /** How long `close` waits for the worker to release its sessions before terminating it. */
 const CLOSE_GRACE_MS = 10_000
 
-const workerUrl = new URL("./worker.ts", import.meta.url)
+// ./worker.ts in a checkout, ./worker.js in the built package: the extension of this very module.
+const workerUrl = new URL(`./worker${import.meta.url.slice(import.meta.url.lastIndexOf("."))}`, import.meta.url)
 
 const describeExit = (code: number) => `the engine worker exited with code ${code}`
 
