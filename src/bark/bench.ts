@@ -72,6 +72,8 @@ export interface BenchFigures {
     readonly frames: number
     readonly seconds: number
     readonly seconds_per_pass: number
+    /** One fine-model forward (a pass runs one per predicted codebook). */
+    readonly seconds_per_forward: number
     readonly audio_seconds: number
     readonly rtf: number
   }
@@ -184,6 +186,7 @@ export const runBench = Effect.fn("bark.runBench")(function*(models: BarkModels,
       frames: fineFrames,
       seconds: round(fine.seconds),
       seconds_per_pass: round(fine.seconds / passes),
+      seconds_per_forward: round(fine.seconds / (passes * (N_FINE_CODEBOOKS - N_COARSE_CODEBOOKS))),
       audio_seconds: round(fineAudio),
       rtf: round(fine.seconds / fineAudio)
     },

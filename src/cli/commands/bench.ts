@@ -33,7 +33,7 @@ const rows: ReadonlyArray<[string, (r: BenchReport) => string]> = [
   ["warm-up", (r) => `${r.warmup_seconds} s`],
   ["semantic", (r) => `${r.semantic.ms_per_token} ms/token (${r.semantic.tokens} tokens, first ${r.semantic.first_token_ms} ms), RTF ${r.semantic.rtf}`],
   ["coarse", (r) => `${r.coarse.ms_per_token} ms/token (${r.coarse.tokens} tokens, window prefills included), RTF ${r.coarse.rtf}`],
-  ["fine", (r) => `${r.fine.seconds_per_pass} s/pass (${r.fine.passes} passes, ${r.fine.frames} frames), RTF ${r.fine.rtf}`],
+  ["fine", (r) => `${r.fine.seconds_per_pass} s/pass, ${r.fine.seconds_per_forward} s/forward (${r.fine.passes} passes, ${r.fine.frames} frames), RTF ${r.fine.rtf}`],
   ["codec", (r) => `${r.codec.seconds} s (${r.codec.frames} frames), RTF ${r.codec.rtf}`],
   ["end to end", (r) => `RTF ${r.rtf}`],
   ["peak RSS", (r) => `${r.peak_rss_mb} MB${r.model_source === "generated" || r.convert_seconds > 0 ? " (includes making the model; run again for the benchmark alone)" : ""}`]
@@ -46,6 +46,7 @@ const compared: ReadonlyArray<[string, (r: BenchReport) => string]> = [
   ["semantic ms/token", (r) => String(r.semantic.ms_per_token)],
   ["coarse ms/token", (r) => String(r.coarse.ms_per_token)],
   ["fine s/pass", (r) => String(r.fine.seconds_per_pass)],
+  ["fine s/forward", (r) => String(r.fine.seconds_per_forward)],
   ["codec s", (r) => String(r.codec.seconds)],
   ["end-to-end RTF", (r) => String(r.rtf)],
   ["peak RSS MB", (r) => String(r.peak_rss_mb)],
