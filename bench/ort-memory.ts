@@ -56,8 +56,8 @@ const rssParts = () => {
 }
 
 const modelDir = Effect.gen(function*() {
-  const { dir } = yield* Settings.cacheRoot
-  return (yield* ensureRandomModelDir(path.join(dir, "bark-pipeline", benchModelDirName), benchModelPreset)).dir
+  const { dir } = yield* Settings.ownCache
+  return (yield* ensureRandomModelDir(path.join(dir, benchModelDirName), benchModelPreset)).dir
 })
 
 const runCase = (variant: string) =>

@@ -99,6 +99,41 @@ export const cacheRoot = Effect.gen(function*() {
   return { dir: path.join(os.homedir(), ".cache", "huggingface"), source: "home" }
 })
 
+/** A non-empty value of the first of `names` that is set, resolved to an absolute path, and its name. */
+const firstDir = (names: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    for (const name of names) {
+      const value = yield* Config.option(Config.String(name))
+      if (Option.isSome(value) && value.value !== "") return Option.some({ dir: path.resolve(value.value), source: name })
+    }
+    return Option.none<{ readonly dir: string; readonly source: string }>()
+  })
+
+/**
+ * Where model repositories are cached, in huggingface_hub's layout, so that
+ * Hugging Face's own clients and this project share it both ways:
+ * HF_HUB_CACHE, else the legacy HUGGINGFACE_HUB_CACHE (huggingface_hub reads
+ * them first too), else `{cache root}/hub` (BARK_CACHE_DIR, HF_HOME, …).
+ */
+export const hubCache = Effect.gen(function*() {
+  const explicit = yield* firstDir(["HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"])
+  if (Option.isSome(explicit)) return explicit.value
+  const root = yield* cacheRoot
+  return { dir: path.join(root.dir, "hub"), source: root.source }
+})
+
+/**
+ * This project's own cache (converted graphs, the demo and bench models,
+ * remembered checkpoint hashes): BARK_OWN_CACHE_DIR, else
+ * `{cache root}/bark-pipeline`. Independent of where model files live.
+ */
+export const ownCache = Effect.gen(function*() {
+  const explicit = yield* firstDir(["BARK_OWN_CACHE_DIR"])
+  if (Option.isSome(explicit)) return explicit.value
+  const root = yield* cacheRoot
+  return { dir: path.join(root.dir, "bark-pipeline"), source: root.source }
+})
+
 /**
  * A Bark model's memory needs in fp32: the weights (bark-reference.md §2–3)
  * and the process's peak RSS from start to the end of a synthesis. For

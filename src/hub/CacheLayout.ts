@@ -3,7 +3,7 @@
  * reused here and ours are usable by them:
  *
  * ```
- * {cacheRoot}/hub/models--{org}--{name}/
+ * {hubCache}/models--{org}--{name}/
  *   blobs/{etag}              file contents, named by sha256 (LFS) or git blob id
  *   snapshots/{commit}/{path} relative symlinks to ../../blobs/{etag}
  *   refs/{revision}           the commit a branch/tag/PR pointed at when last resolved
@@ -29,10 +29,11 @@ export interface RepoCache {
 
 export const repoFolderName = (repo: string): string => `models--${repo.split("/").join("--")}`
 
-export const repoCache = (cacheRoot: string, repo: string) =>
+/** The cache folder of `repo` under the hub cache `hubCache` (HF_HUB_CACHE, e.g. `~/.cache/huggingface/hub`). */
+export const repoCache = (hubCache: string, repo: string) =>
   Effect.gen(function*() {
     const path = yield* Path.Path
-    const dir = path.join(cacheRoot, "hub", repoFolderName(repo))
+    const dir = path.join(hubCache, repoFolderName(repo))
     const cache: RepoCache = {
       repo,
       dir,

@@ -31,8 +31,8 @@ export interface SnapshotDownloadOptions {
   readonly repo: string
   /** Branch, tag, 40-hex commit or refs/pr/N; default "main". */
   readonly revision?: string
-  /** Root of the cache; the layout lives under `{cacheRoot}/hub`, as with HF_HOME. */
-  readonly cacheRoot: string
+  /** The hub cache folder (huggingface_hub's HF_HUB_CACHE: `{HF_HOME}/hub` by default); repos live in `models--…` under it. */
+  readonly hubCache: string
   readonly select: SelectFiles
   /** Re-fetch even cached files (a cached blob is replaced only by one that verifies); no effect offline. */
   readonly force?: boolean
@@ -57,7 +57,7 @@ export interface Snapshot {
   readonly repo: string
   readonly revision: string
   readonly commit: string
-  /** The snapshot folder: `{cacheRoot}/hub/models--…/snapshots/{commit}`. */
+  /** The snapshot folder: `{hubCache}/models--…/snapshots/{commit}`. */
   readonly dir: string
   readonly files: ReadonlyArray<SnapshotFile>
   readonly bytesDownloaded: number
@@ -217,7 +217,7 @@ export const snapshotDownload = Effect.fn("snapshotDownload")(function*(options:
   const settings = yield* hubSettings(options)
   const repo = yield* ensureRepoId(options.repo)
   const revision = yield* ensureRevision(options.revision ?? "main", repo)
-  const cache = yield* repoCache(options.cacheRoot, repo)
+  const cache = yield* repoCache(options.hubCache, repo)
   const policy: RetryPolicy = { ...defaultRetryPolicy, ...options.retry }
   const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY
   if (!Number.isSafeInteger(concurrency) || concurrency < 1) {

@@ -26,6 +26,24 @@ describe("settings", () => {
       })
     }))
 
+  it.effect("model files follow HF_HUB_CACHE, then HUGGINGFACE_HUB_CACHE, then {root}/hub, as huggingface_hub does", () =>
+    Effect.gen(function*() {
+      const hub = (env: Record<string, string>) => Settings.hubCache.pipe(withEnv(env))
+      const all = { HF_HUB_CACHE: "/hub", HUGGINGFACE_HUB_CACHE: "/legacy", BARK_CACHE_DIR: "/a", HF_HOME: "/b" }
+      assert.deepStrictEqual(yield* hub(all), { dir: "/hub", source: "HF_HUB_CACHE" })
+      assert.deepStrictEqual(yield* hub({ ...all, HF_HUB_CACHE: "" }), { dir: "/legacy", source: "HUGGINGFACE_HUB_CACHE" })
+      assert.deepStrictEqual(yield* hub({ HF_HOME: "/b" }), { dir: "/b/hub", source: "HF_HOME" })
+      assert.deepStrictEqual(yield* hub({ BARK_CACHE_DIR: "/a", HF_HOME: "/b" }), { dir: "/a/hub", source: "BARK_CACHE_DIR" })
+      assert.deepStrictEqual(yield* hub({}), { dir: path.join(os.homedir(), ".cache", "huggingface", "hub"), source: "home" })
+    }))
+
+  it.effect("this project's own files follow BARK_OWN_CACHE_DIR, else {root}/bark-pipeline, whatever HF_HUB_CACHE says", () =>
+    Effect.gen(function*() {
+      const own = (env: Record<string, string>) => Settings.ownCache.pipe(withEnv(env))
+      assert.deepStrictEqual(yield* own({ BARK_OWN_CACHE_DIR: "/own", BARK_CACHE_DIR: "/a" }), { dir: "/own", source: "BARK_OWN_CACHE_DIR" })
+      assert.deepStrictEqual(yield* own({ HF_HUB_CACHE: "/hub", HF_HOME: "/b" }), { dir: "/b/bark-pipeline", source: "HF_HOME" })
+    }))
+
   it.effect("BARK_MODEL wins; otherwise SUNO_USE_SMALL_MODELS picks bark-small (default) or bark, Python booleans included", () =>
     Effect.gen(function*() {
       assert.strictEqual(yield* Settings.model.pipe(withEnv({})), "suno/bark-small")

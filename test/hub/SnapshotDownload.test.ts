@@ -57,7 +57,7 @@ const setup = Effect.gen(function*() {
   const download = (options: Partial<SnapshotDownloadOptions> = {}) =>
     snapshotDownload({
       repo: REPO,
-      cacheRoot: root,
+      hubCache: path.join(root, "hub"),
       select: (siblings) => barkFiles(siblings, [VOICE]),
       settings: settings(hub),
       retry: { times: 3, baseDelay: "1 millis", requestTimeout: "5 seconds", idleTimeout: "5 seconds" },
@@ -390,7 +390,7 @@ describe("snapshotDownload configuration", () => {
         const { hub, root } = yield* setup
         hub.publish(REPO, { files: FILES, lfs: LFS })
         const error = yield* Effect.flip(
-          snapshotDownload({ repo: REPO, cacheRoot: root, select: (s) => barkFiles(s, []) }).pipe(
+          snapshotDownload({ repo: REPO, hubCache: `${root}/hub`, select: (s) => barkFiles(s, []) }).pipe(
             Effect.provideService(
               ConfigProvider.ConfigProvider,
               ConfigProvider.fromEnv({ env: { HF_ENDPOINT: hub.url, HF_HUB_OFFLINE: "1" } })

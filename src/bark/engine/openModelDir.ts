@@ -18,7 +18,7 @@ import * as Settings from "../settings.ts"
 export interface OpenModelDirOptions extends OpenModelsOptions {
   /** Relative to the model directory; default model.safetensors. */
   readonly weightsFile?: string
-  /** This project's cache folder; default `{cache root}/bark-pipeline` (BARK_CACHE_DIR, HF_HOME, XDG_CACHE_HOME). */
+  /** This project's cache folder; default BARK_OWN_CACHE_DIR, else `{cache root}/bark-pipeline` (BARK_CACHE_DIR, HF_HOME, XDG_CACHE_HOME). */
   readonly ownDir?: string
   /** The weight type to convert to and run in (../dtype.ts); default fp32. */
   readonly dtype?: Dtype
@@ -34,7 +34,7 @@ export const convertModelDir = Effect.fn("convertModelDir")(function*(
 ) {
   const path = yield* Path.Path
   const config = yield* loadBarkConfig(path.join(modelDir, "config.json"))
-  const ownDir = options.ownDir ?? path.join((yield* Settings.cacheRoot).dir, "bark-pipeline")
+  const ownDir = options.ownDir ?? (yield* Settings.ownCache).dir
   const weightsPath = path.join(modelDir, options.weightsFile ?? "model.safetensors")
   const converted = yield* convertOnce({ weightsPath, config, ownDir, ...(options.dtype === undefined ? {} : { dtype: options.dtype }) })
   return { ...converted.entry, cached: converted.cache === "hit" }

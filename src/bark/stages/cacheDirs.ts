@@ -1,8 +1,11 @@
 /**
- * Stage `cache-dirs`: resolves the cache root (BARK_CACHE_DIR, HF_HOME,
- * XDG_CACHE_HOME, then ~/.cache/huggingface), creates its layout, checks it
- * is writable and reports free space. Fatal when it cannot be created or
- * written: nothing later can work without it.
+ * Stage `cache-dirs`: resolves the two caches — model files in
+ * huggingface_hub's layout (HF_HUB_CACHE, HUGGINGFACE_HUB_CACHE, else
+ * `{root}/hub`) and this project's own files (BARK_OWN_CACHE_DIR, else
+ * `{root}/bark-pipeline`), where the root is BARK_CACHE_DIR, HF_HOME,
+ * XDG_CACHE_HOME/huggingface or ~/.cache/huggingface — creates them, checks
+ * they are writable and reports free space. Fatal when they cannot be created
+ * or written: nothing later can work without them.
  *
  * @since 0.1.0
  */
@@ -17,12 +20,15 @@ import * as Settings from "../settings.ts"
 export class CacheDirs extends Context.Service<CacheDirs, {
   /** The cache root (huggingface_hub's HF_HOME equivalent). */
   readonly root: string
-  /** `{root}/hub`: model repositories in huggingface_hub's layout. */
+  /** Model repositories in huggingface_hub's layout: HF_HUB_CACHE, … else `{root}/hub`. */
   readonly hub: string
-  /** `{root}/bark-pipeline`: this project's own artefacts (built graphs, demo checkpoints). */
+  /** This project's own artefacts (built graphs, demo checkpoints): BARK_OWN_CACHE_DIR, else `{root}/bark-pipeline`. */
   readonly own: string
   /** Which setting chose the root. */
   readonly source: string
+  /** Which settings chose the hub cache and the project's own. */
+  readonly hubSource: string
+  readonly ownSource: string
   readonly freeBytes: number
 }>()("bark-pipeline/CacheDirs") {}
 
@@ -52,13 +58,13 @@ const lowSpaceBytes = 4 * 1024 ** 3
 
 export const resolve = Effect.gen(function*() {
   const { dir: root, source } = yield* Settings.cacheRoot
-  const hub = path.join(root, "hub")
-  const own = path.join(root, "bark-pipeline")
+  const { dir: hub, source: hubSource } = yield* Settings.hubCache
+  const { dir: own, source: ownSource } = yield* Settings.ownCache
   const fatal = (what: string, e: unknown) =>
     new StageFatal({
-      message: `cannot ${what} the cache directory ${root} (from ${source}): ${(e as Error).message}`,
+      message: `cannot ${what} the cache directories ${hub} (from ${hubSource}) and ${own} (from ${ownSource}): ${(e as Error).message}`,
       remediation:
-        "set BARK_CACHE_DIR (or HF_HOME) to a writable directory, e.g. --set BARK_CACHE_DIR=/tmp/bark-cache, or fix the permissions",
+        "set BARK_CACHE_DIR (or HF_HOME; HF_HUB_CACHE for model files alone) to a writable directory, e.g. --set BARK_CACHE_DIR=/tmp/bark-cache, or fix the permissions",
       errorTag: "CacheDirError"
     })
   yield* Effect.tryPromise({
@@ -73,8 +79,8 @@ export const resolve = Effect.gen(function*() {
     },
     catch: (e) => fatal("write to", e)
   })
-  const stats = yield* Effect.tryPromise({ try: () => fs.statfs(root), catch: (e) => fatal("inspect", e) })
-  return CacheDirs.of({ root, hub, own, source, freeBytes: stats.bavail * stats.bsize })
+  const stats = yield* Effect.tryPromise({ try: () => fs.statfs(hub), catch: (e) => fatal("inspect", e) })
+  return CacheDirs.of({ root, hub, own, source, hubSource, ownSource, freeBytes: stats.bavail * stats.bsize })
 })
 
 export const stage = Stage.make({
@@ -83,10 +89,18 @@ export const stage = Stage.make({
   provides: CacheDirs,
   build: Effect.gen(function*() {
     const dirs = yield* resolve
-    yield* StageReporter.annotate({ root: dirs.root, source: dirs.source, hub: dirs.hub, freeGb: gb(dirs.freeBytes) })
+    yield* StageReporter.annotate({
+      root: dirs.root,
+      source: dirs.source,
+      hub: dirs.hub,
+      hubSource: dirs.hubSource,
+      own: dirs.own,
+      ownSource: dirs.ownSource,
+      freeGb: gb(dirs.freeBytes)
+    })
     if (dirs.freeBytes < lowSpaceBytes) {
       yield* StageReporter.warn(
-        `only ${gb(dirs.freeBytes)} GB free under ${dirs.root}; a model download may not fit`,
+        `only ${gb(dirs.freeBytes)} GB free under ${dirs.hub}; a model download may not fit`,
         "free some space or point BARK_CACHE_DIR at a larger disk"
       )
     }

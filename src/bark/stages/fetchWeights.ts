@@ -172,7 +172,7 @@ export const stage = Stage.make({
     const snapshot = yield* snapshotDownload({
       repo,
       revision,
-      cacheRoot: dirs.root,
+      hubCache: dirs.hub,
       force,
       select: (siblings) => {
         listing = siblings.map((s) => s.rfilename)

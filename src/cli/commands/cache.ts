@@ -19,8 +19,8 @@ const verify = Command.make(
   ({ remove }) =>
     Effect.gen(function*() {
       const path = yield* Path.Path
-      const { dir } = yield* Settings.cacheRoot
-      const cache = yield* GraphCache.make(path.join(dir, "bark-pipeline", "graphs"))
+      const { dir } = yield* Settings.ownCache
+      const cache = yield* GraphCache.make(path.join(dir, "graphs"))
       const keys = yield* cache.keys
       let bad = 0
       for (const key of keys) {
