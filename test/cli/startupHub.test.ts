@@ -89,4 +89,25 @@ describe("fake hub → startup → ready → synthesize (child process)", () => 
     const text = fs.readFileSync(trace, "utf8") + r.stdout + r.stderr
     expect(text).not.toContain(TOKEN)
   })
+
+  it("keeps model files where HF_HUB_CACHE says and this project's own files under BARK_CACHE_DIR", async () => {
+    const hubCache = path.join(dir, "hf-hub-cache")
+    const own = path.join(dir, "own-cache")
+    const out = path.join(dir, "hf.wav")
+    const r = await runCliProcess(["synthesize", "Hi.", "--pipeline", writeRecipe(), "--seed", "1", "--out", out], {
+      env: {
+        HF_ENDPOINT: hub.url,
+        HF_TOKEN: TOKEN,
+        BARK_MODEL: REPO,
+        HF_HUB_CACHE: hubCache,
+        BARK_CACHE_DIR: own,
+        BARK_INTRA_OP_THREADS: "1"
+      }
+    })
+    expect(r.code, r.stderr).toBe(0)
+    const snapshots = path.join(hubCache, "models--test-org--tiny-bark", "snapshots")
+    expect(fs.readdirSync(snapshots)).toHaveLength(1)
+    expect(fs.existsSync(path.join(own, "hub"))).toBe(false)
+    expect(fs.readdirSync(path.join(own, "bark-pipeline", "graphs"))).toHaveLength(1)
+  })
 })

@@ -1,6 +1,7 @@
 /**
  * A Hugging Face compatible hub on 127.0.0.1 for tests: the revision
- * endpoint, resolve URLs with LFS files redirected to a second "CDN" origin,
+ * endpoint, the tree and paths-info endpoints (what `@huggingface/hub`
+ * lists and downloads with), resolve URLs with LFS files redirected to a second "CDN" origin,
  * HEAD, Range requests, and the hub's ETag / X-Linked-Etag / X-Repo-Commit
  * headers. Tests publish repositories in memory, inject faults per file and
  * read back every request it saw.
@@ -177,6 +178,29 @@ export const makeFakeHub = Effect.gen(function*() {
           : { rfilename }
       )
       return json(res, 200, { id: repo, sha: commit, siblings })
+    }
+    // The tree (recursive listing) and paths-info endpoints, as @huggingface/hub calls them.
+    const entry = (name: string, f: StoredFile) => ({
+      type: "file",
+      path: name,
+      size: f.content.length,
+      oid: f.gitBlobId,
+      ...(f.lfs ? { lfs: { oid: f.sha256, size: f.content.length, pointerSize: 134 } } : {})
+    })
+    const listing = /^\/api\/models\/([^/]+\/[^/]+)\/(tree|paths-info)\/([^/]+)$/.exec(path)
+    if (listing !== null) {
+      const repo = listing[1]!
+      const commit = refs.get(`${repo}@${decodeURIComponent(listing[3]!)}`)
+      const files = commit === undefined ? undefined : commits.get(`${repo}@${commit}`)
+      if (files === undefined) return json(res, 404, { error: "Revision Not Found" })
+      if (listing[2] === "tree") return json(res, 200, [...files].map(([name, f]) => entry(name, f)))
+      let body = ""
+      req.on("data", (chunk) => (body += chunk))
+      req.on("end", () => {
+        const wanted: ReadonlyArray<string> = JSON.parse(body || "{}").paths ?? []
+        json(res, 200, wanted.flatMap((name) => (files.has(name) ? [entry(name, files.get(name)!)] : [])))
+      })
+      return
     }
     const resolve = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(path)
     if (resolve !== null) {
