@@ -1,8 +1,9 @@
 /**
- * The service's routes: OpenAI-compatible speech, native synthesis (whole or
- * streamed), voices, liveness, readiness, health and metrics. Every handler
- * answers errors as JSON `{ error: { tag, message, remediation } }` and is
- * counted in `bark_requests_total{route,status}`.
+ * The service's routes: OpenAI-compatible speech, models and voices, native
+ * synthesis (whole or streamed), liveness, readiness, health and metrics.
+ * Every handler answers errors in OpenAI's shape with this service's tag and
+ * remediation beside it (./ApiError.ts) and is counted in
+ * `bark_requests_total{route,status}`.
  *
  * @since 0.1.0
  */
@@ -16,6 +17,7 @@ import { ApiError, badRequest, respond } from "./ApiError.ts"
 import * as Audio from "./audio.ts"
 import type { MemoryMonitor } from "./MemoryMonitor.ts"
 import * as Metrics from "./Metrics.ts"
+import { resolveVoice } from "./openaiVoices.ts"
 import { SpeechRequest, SynthesizeRequest } from "./schemas.ts"
 import type { ServerStateShape } from "./ServerState.ts"
 import type { ServerSettings } from "./settings.ts"
@@ -33,6 +35,9 @@ const SPEECH_FORMATS = ["wav", "pcm"] as const
 
 const routeList = [
   "POST /v1/audio/speech",
+  "GET /v1/models",
+  "GET /v1/models/{id}",
+  "GET /v1/audio/voices",
   "POST /synthesize",
   "GET /v1/voices",
   "GET /health/live",
@@ -54,9 +59,16 @@ const fromSynthesisError = (e: SynthesisError): ApiError => {
     status: tag === undefined ? 500 : 400,
     tag: tag ?? "SynthesisFailed",
     message: e.message,
-    remediation: e.remediation
+    remediation: e.remediation,
+    ...(e.reason === "unknown-voice" || e.reason === "invalid-voice" ? { param: "voice" } : {})
   })
 }
+
+/** The names `GET /v1/models` lists besides the loaded model's own: OpenAI's speech models, all served by it. */
+export const MODEL_ALIASES = ["tts-1", "tts-1-hd", "gpt-4o-mini-tts"] as const
+
+/** Seconds since the epoch at which the models were listed as created: when this process started. */
+const created = Math.floor((Date.now() - performance.now()) / 1000)
 
 /**
  * Records tokens and tokens per second per generation stage from an engine's
@@ -126,14 +138,16 @@ export const make = (deps: RouteDeps) => {
       })
     )
 
-  const checkText = (text: string) =>
+  /** The text to speak, from the body field `field`. */
+  const checkText = (text: string, field: string) =>
     text.trim() === ""
-      ? Effect.fail(badRequest("InvalidInput", "the text is empty", "give some text to speak"))
+      ? Effect.fail(badRequest("InvalidInput", "the text is empty", "give some text to speak", field))
       : text.length > settings.maxTextChars
       ? Effect.fail(badRequest(
         "TextTooLong",
         `the text has ${text.length} characters, more than the limit of ${settings.maxTextChars} (BARK_MAX_TEXT_CHARS)`,
-        "split the text into several requests, or raise BARK_MAX_TEXT_CHARS"
+        "split the text into several requests, or raise BARK_MAX_TEXT_CHARS",
+        field
       ))
       : Effect.void
 
@@ -229,14 +243,16 @@ export const make = (deps: RouteDeps) => {
       return yield* badRequest(
         "UnsupportedFormat",
         `response_format "${format}" is not supported`,
-        `use "wav" (16-bit PCM WAV) or "pcm" (raw 16-bit little-endian mono at ${engine.sampleRate} Hz)`
+        `use "wav" (16-bit PCM WAV) or "pcm" (raw 16-bit little-endian mono at ${engine.sampleRate} Hz)`,
+        "response_format"
       )
     }
     if (body.speed !== undefined && body.speed !== 1) {
-      return yield* badRequest("UnsupportedSpeed", `speed ${body.speed} is not supported`, "omit speed or send 1: Bark speaks at its own pace")
+      return yield* badRequest("UnsupportedSpeed", `speed ${body.speed} is not supported`, "omit speed or send 1: Bark speaks at its own pace", "speed")
     }
-    yield* checkText(body.input)
-    const result = yield* synthesize(engine, body.input, body.voice === undefined ? {} : { voice: body.voice })
+    yield* checkText(body.input, "input")
+    const voice = body.voice === undefined ? undefined : resolveVoice(settings.voiceMap, body.voice)
+    const result = yield* synthesize(engine, body.input, voice === undefined ? {} : { voice })
     return format === "pcm"
       ? HttpServerResponse.uint8Array(Audio.pcm(result.audio), { contentType: Audio.pcmContentType(result.sampleRate) })
       : HttpServerResponse.uint8Array(Audio.wav(result.audio, result.sampleRate), { contentType: "audio/wav" })
@@ -245,7 +261,7 @@ export const make = (deps: RouteDeps) => {
   const native = Effect.gen(function*() {
     const engine = yield* readyEngine
     const body = yield* readBody(SynthesizeRequest)
-    yield* checkText(body.text)
+    yield* checkText(body.text, "text")
     const options: SynthesisOptions = {
       ...(body.voice === undefined ? {} : { voice: body.voice }),
       ...(body.seed === undefined ? {} : { seed: body.seed }),
@@ -262,8 +278,41 @@ export const make = (deps: RouteDeps) => {
     })
   })
 
+  /** The engine's voices, and the OpenAI names that map to one of them. */
   const voices = Effect.map(readyEngine, (engine) =>
-    HttpServerResponse.jsonUnsafe({ engine: engine.kind, sampleRate: engine.sampleRate, voices: engine.voices }))
+    HttpServerResponse.jsonUnsafe({
+      engine: engine.kind,
+      sampleRate: engine.sampleRate,
+      voices: engine.voices,
+      aliases: Object.fromEntries(Object.entries(settings.voiceMap).filter(([, preset]) => engine.voices.includes(preset)))
+    }))
+
+  /** OpenAI's model object for each name the speech route serves. */
+  const modelList = (engine: Engine) =>
+    [...new Set([engine.model ?? `bark-pipeline/${engine.kind}`, ...MODEL_ALIASES])].map((id) => ({
+      id,
+      object: "model",
+      created,
+      owned_by: "bark-pipeline"
+    }))
+
+  const models = Effect.map(readyEngine, (engine) => HttpServerResponse.jsonUnsafe({ object: "list", data: modelList(engine) }))
+
+  const model = Effect.gen(function*() {
+    const engine = yield* readyEngine
+    const id = (yield* HttpRouter.params)["id"] ?? ""
+    const found = modelList(engine).find((m) => m.id === id)
+    if (found === undefined) {
+      return yield* new ApiError({
+        status: 404,
+        tag: "ModelNotFound",
+        message: `the model "${id}" does not exist here`,
+        remediation: `use one of: ${modelList(engine).map((m) => m.id).join(", ")} (GET /v1/models)`,
+        param: "model"
+      })
+    }
+    return HttpServerResponse.jsonUnsafe(found)
+  })
 
   const live = Effect.succeed(HttpServerResponse.jsonUnsafe({ status: "alive" }))
 
@@ -348,6 +397,9 @@ export const make = (deps: RouteDeps) => {
     yield* router.add("POST", "/v1/audio/speech", handle("/v1/audio/speech", speech))
     yield* router.add("POST", "/synthesize", handle("/synthesize", native))
     yield* router.add("GET", "/v1/voices", handle("/v1/voices", voices))
+    yield* router.add("GET", "/v1/audio/voices", handle("/v1/audio/voices", voices))
+    yield* router.add("GET", "/v1/models", handle("/v1/models", models))
+    yield* router.add("GET", "/v1/models/:id", handle("/v1/models/{id}", model))
     yield* router.add("GET", "/health/live", handle("/health/live", live))
     yield* router.add("GET", "/health/ready", handle("/health/ready", ready))
     yield* router.add("GET", "/health", handle("/health", health))

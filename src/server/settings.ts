@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import { Config, ConfigProvider, Effect, Option } from "effect"
+import { voiceMap } from "./openaiVoices.ts"
 import { DEFAULT_CGROUP_ROOT } from "../pipeline/memoryBudget.ts"
 
 const invalid = (message: string) => new Config.ConfigError(new ConfigProvider.SourceError({ message }))
@@ -61,6 +62,8 @@ export interface ServerSettings {
   readonly readiness: ReadinessPolicy
   /** BARK_SHUTDOWN_GRACE_S: how long in-flight requests may finish after SIGTERM before they are cancelled (default 30). */
   readonly shutdownGraceS: number
+  /** BARK_VOICE_MAP over the default table: OpenAI voice names → Bark presets (./openaiVoices.ts). */
+  readonly voiceMap: Readonly<Record<string, string>>
 }
 
 export const settings: Config.Config<ServerSettings> = Config.all({
@@ -103,5 +106,6 @@ export const settings: Config.Config<ServerSettings> = Config.all({
   slowLoadS: Config.Number("BARK_SLOW_LOAD_S").pipe(Config.withDefault(60), Config.mapEffect(atLeast("BARK_SLOW_LOAD_S", 0))),
   queueWarnLength: Config.Int("BARK_QUEUE_WARN_LENGTH").pipe(Config.withDefault(10), Config.mapEffect(atLeast("BARK_QUEUE_WARN_LENGTH", 0))),
   readiness: Config.Literals(["strict", "lenient"], "BARK_READINESS").pipe(Config.withDefault("lenient" as const)),
-  shutdownGraceS: Config.Number("BARK_SHUTDOWN_GRACE_S").pipe(Config.withDefault(30), Config.mapEffect(atLeast("BARK_SHUTDOWN_GRACE_S", 0)))
+  shutdownGraceS: Config.Number("BARK_SHUTDOWN_GRACE_S").pipe(Config.withDefault(30), Config.mapEffect(atLeast("BARK_SHUTDOWN_GRACE_S", 0))),
+  voiceMap
 })

@@ -71,6 +71,8 @@ export class BarkEngine extends Context.Service<BarkEngine, {
   readonly kind: "bark" | "mock"
   /** The weight type the models run in (BARK_DTYPE); undefined for engines without weights (mock). */
   readonly dtype?: Dtype | undefined
+  /** The model served: a repo id or a local directory (BARK_MODEL); undefined when not known. */
+  readonly model?: string | undefined
   readonly sampleRate: number
   /** Voice names this engine knows. */
   readonly voices: ReadonlyArray<string>

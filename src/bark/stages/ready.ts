@@ -68,8 +68,9 @@ export const make = (options: EngineOptions = {}) =>
     build: Effect.gen(function*() {
       const built = yield* buildEngine(options)
       const { dtype } = yield* ConvertedModel
+      const { model } = yield* ModelFiles
       const { kind, metadata } = built
-      const engine: BarkEngine["Service"] = { ...built.engine, dtype }
+      const engine: BarkEngine["Service"] = { ...built.engine, dtype, model }
       yield* StageReporter.annotate({ engine: kind, dtype, voices: engine.voices.length, sampleRate: engine.sampleRate, ...metadata })
       if (engine.voices.length === 0) {
         yield* StageReporter.warn(
