@@ -103,7 +103,10 @@ const readFormat = (view: DataView, at: number, size: number): Format | string =
   return { tag, channels: view.getUint16(at + 2, true), sampleRate: view.getUint32(at + 4, true), bits: view.getUint16(at + 14, true) }
 }
 
-/** Decodes a PCM16 or float32 WAV file; anything else is a `WavError` saying what is wrong. */
+/**
+ * Decodes a PCM16 or float32 WAV file, streamed ones (data size 0xFFFFFFFF)
+ * included; anything else is a `WavError` saying what is wrong.
+ */
 export const decodeWav = (bytes: Uint8Array): Effect.Effect<Wav, WavError> =>
   Effect.suspend(() => {
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
@@ -115,8 +118,10 @@ export const decodeWav = (bytes: Uint8Array): Effect.Effect<Wav, WavError> =>
     let at = 12
     while (at + 8 <= bytes.length) {
       const id = tag(at)
-      const size = view.getUint32(at + 4, true)
       const body = at + 8
+      // A streamed WAV's data size is 0xFFFFFFFF, "unknown": the data runs to the end of the file.
+      const declared = view.getUint32(at + 4, true)
+      const size = id === "data" && declared === 0xffff_ffff ? bytes.length - body : declared
       if (size > bytes.length - body) return Effect.fail(malformed(`the "${id}" chunk claims ${size} bytes but the file ends first`))
       if (id === "fmt ") {
         const parsed = readFormat(view, body, size)

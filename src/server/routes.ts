@@ -15,6 +15,8 @@ import { SynthesisError } from "../bark/engine/BarkEngine.ts"
 import type { Admission } from "./Admission.ts"
 import { ApiError, badRequest, respond } from "./ApiError.ts"
 import * as Audio from "./audio.ts"
+import * as Encoders from "./encoders.ts"
+import type { SpeechFormat } from "./encoders.ts"
 import type { MemoryMonitor } from "./MemoryMonitor.ts"
 import * as Metrics from "./Metrics.ts"
 import { resolveVoice } from "./openaiVoices.ts"
@@ -31,7 +33,6 @@ export interface RouteDeps {
 
 type Engine = BarkEngine["Service"]
 
-const SPEECH_FORMATS = ["wav", "pcm"] as const
 
 const routeList = [
   "POST /v1/audio/speech",
@@ -63,6 +64,12 @@ const fromSynthesisError = (e: SynthesisError): ApiError => {
     ...(e.reason === "unknown-voice" || e.reason === "invalid-voice" ? { param: "voice" } : {})
   })
 }
+
+const isSpeechFormat = (format: string): format is SpeechFormat => (Encoders.SPEECH_FORMATS as ReadonlyArray<string>).includes(format)
+
+/** An encoder that failed: the service's fault, a 500. */
+const encoderFailed = (e: Encoders.EncoderError) =>
+  new ApiError({ status: 500, tag: "EncodingFailed", message: e.message, remediation: "retry with response_format wav or pcm, and report the message" })
 
 /** The names `GET /v1/models` lists besides the loaded model's own: OpenAI's speech models, all served by it. */
 export const MODEL_ALIASES = ["tts-1", "tts-1-hd", "gpt-4o-mini-tts"] as const
@@ -204,9 +211,9 @@ export const make = (deps: RouteDeps) => {
     })
 
   /**
-   * A streamed synthesis: the first chunk is generated before the response
-   * starts, so that input errors still get their status; later errors can
-   * only cut the stream short.
+   * A streamed synthesis, as its chunks of audio: the first chunk is generated
+   * before the response starts, so that input errors still get their status;
+   * later errors can only cut the stream short.
    */
   const synthesizeStream = (engine: Engine, text: string, options: SynthesisOptions) =>
     Effect.gen(function*() {
@@ -222,40 +229,61 @@ export const make = (deps: RouteDeps) => {
         )
       )
       const [first, rest] = yield* Stream.peel(chunks, Sink.take<AudioChunk>(1)).pipe(Effect.mapError(fromSynthesisError))
-      const body = Stream.concat(Stream.fromIterable(first), rest).pipe(
-        Stream.map((chunk) => Audio.pcm(chunk.audio)),
-        Stream.prepend([Audio.streamingWavHeader(engine.sampleRate)])
-      )
-      return HttpServerResponse.stream(body, {
-        contentType: "audio/wav",
-        headers: {
-          "x-audio-format": `s16le; rate=${engine.sampleRate}; channels=1`,
-          "cache-control": "no-store"
-        }
-      })
+      return Stream.concat(Stream.fromIterable(first), rest)
     })
+
+  /** The audio of `chunks` through a streaming `format` encoder: its bytes as each chunk yields them, then the rest. */
+  const encodedStream = (chunks: Stream.Stream<AudioChunk, SynthesisError>, format: SpeechFormat, sampleRate: number) =>
+    Effect.map(Encoders.encoder(format, sampleRate, true).pipe(Effect.mapError(encoderFailed)), (encoder) =>
+      chunks.pipe(
+        Stream.mapEffect((chunk) => Effect.promise(() => encoder.encode(chunk.audio))),
+        Stream.concat(Stream.fromEffect(Effect.promise(() => encoder.flush()))),
+        Stream.filter((bytes) => bytes.length > 0),
+        Stream.ensuring(Effect.sync(() => encoder.free()))
+      ))
 
   const speech = Effect.gen(function*() {
     const engine = yield* readyEngine
     const body = yield* readBody(SpeechRequest)
-    const format = body.response_format ?? "wav"
-    if (!(SPEECH_FORMATS as ReadonlyArray<string>).includes(format)) {
+    const format = body.response_format ?? "mp3"
+    if (!isSpeechFormat(format)) {
       return yield* badRequest(
         "UnsupportedFormat",
         `response_format "${format}" is not supported`,
-        `use "wav" (16-bit PCM WAV) or "pcm" (raw 16-bit little-endian mono at ${engine.sampleRate} Hz)`,
+        `use one of ${Encoders.SPEECH_FORMATS.join(", ")} (pcm: raw 16-bit little-endian mono at ${engine.sampleRate} Hz)`,
         "response_format"
       )
     }
-    if (body.speed !== undefined && body.speed !== 1) {
-      return yield* badRequest("UnsupportedSpeed", `speed ${body.speed} is not supported`, "omit speed or send 1: Bark speaks at its own pace", "speed")
+    if (body.speed !== undefined && (!(body.speed >= 0.25 && body.speed <= 4) || body.speed !== 1)) {
+      return yield* badRequest(
+        "UnsupportedSpeed",
+        body.speed >= 0.25 && body.speed <= 4 ? `speed ${body.speed} is not supported: Bark speaks at its own pace` : `speed ${body.speed} is outside 0.25..4`,
+        "omit speed or send 1",
+        "speed"
+      )
+    }
+    const streamFormat = body.stream_format
+    if (streamFormat !== undefined && streamFormat !== "audio" && streamFormat !== "sse") {
+      return yield* badRequest("InvalidRequest", `stream_format "${streamFormat}" is not supported`, `use "audio" or "sse", or omit it`, "stream_format")
     }
     yield* checkText(body.input, "input")
     const voice = body.voice === undefined ? undefined : resolveVoice(settings.voiceMap, body.voice)
-    const result = yield* synthesize(engine, body.input, voice === undefined ? {} : { voice })
-    return format === "pcm"
-      ? HttpServerResponse.uint8Array(Audio.pcm(result.audio), { contentType: Audio.pcmContentType(result.sampleRate) })
-      : HttpServerResponse.uint8Array(Audio.wav(result.audio, result.sampleRate), { contentType: "audio/wav" })
+    const options: SynthesisOptions = voice === undefined ? {} : { voice }
+    const type = Encoders.contentType(format, engine.sampleRate)
+    if (streamFormat === undefined) {
+      const result = yield* synthesize(engine, body.input, options)
+      const bytes = yield* Encoders.encodeWhole(format, result.audio, result.sampleRate).pipe(Effect.mapError(encoderFailed))
+      return HttpServerResponse.uint8Array(bytes, { contentType: type })
+    }
+    const audio = yield* encodedStream(yield* synthesizeStream(engine, body.input, options), format, engine.sampleRate)
+    if (streamFormat === "audio") return HttpServerResponse.stream(audio, { contentType: type, headers: { "cache-control": "no-store" } })
+    // Server-sent events as OpenAI sends them: each delta's audio in base64, then a done event.
+    const event = (value: unknown) => new TextEncoder().encode(`data: ${JSON.stringify(value)}\n\n`)
+    const events = audio.pipe(
+      Stream.map((bytes) => event({ type: "speech.audio.delta", audio: Buffer.from(bytes).toString("base64") })),
+      Stream.concat(Stream.make(event({ type: "speech.audio.done" })))
+    )
+    return HttpServerResponse.stream(events, { contentType: "text/event-stream", headers: { "cache-control": "no-store" } })
   })
 
   const native = Effect.gen(function*() {
@@ -267,7 +295,17 @@ export const make = (deps: RouteDeps) => {
       ...(body.seed === undefined ? {} : { seed: body.seed }),
       ...(body.temperatures === undefined ? {} : { temperatures: body.temperatures })
     }
-    if (body.stream === true) return yield* synthesizeStream(engine, body.text, options)
+    if (body.stream === true) {
+      const chunks = yield* synthesizeStream(engine, body.text, options)
+      const pcm = chunks.pipe(
+        Stream.map((chunk) => Audio.pcm(chunk.audio)),
+        Stream.prepend([Audio.streamingWavHeader(engine.sampleRate)])
+      )
+      return HttpServerResponse.stream(pcm, {
+        contentType: "audio/wav",
+        headers: { "x-audio-format": `s16le; rate=${engine.sampleRate}; channels=1`, "cache-control": "no-store" }
+      })
+    }
     const result = yield* synthesize(engine, body.text, options)
     return HttpServerResponse.uint8Array(Audio.wav(result.audio, result.sampleRate), {
       contentType: "audio/wav",

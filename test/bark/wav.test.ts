@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { decodeWav, encodeWav } from "../../src/bark/wav.ts"
+import * as Audio from "../../src/server/audio.ts"
 
 const tone = Float32Array.from({ length: 480 }, (_, i) => 0.8 * Math.sin((2 * Math.PI * 440 * i) / 24_000))
 
@@ -82,5 +83,15 @@ describe("decodeWav", () => {
         assert.strictEqual(error._tag, "WavError")
         assert.include(error.message, expected)
       }
+    }))
+
+  it.effect("reads a streamed WAV (data size 0xFFFFFFFF) to the end of the file", () =>
+    Effect.gen(function*() {
+      const samples = Float32Array.from({ length: 480 }, (_, i) => Math.sin(i / 10) / 2)
+      const stream = new Uint8Array([...Audio.streamingWavHeader(24_000), ...Audio.pcm(samples)])
+      const wav = yield* decodeWav(stream)
+      assert.strictEqual(wav.sampleRate, 24_000)
+      assert.strictEqual(wav.samples.length, 480)
+      assert.deepStrictEqual([...wav.samples], [...(yield* decodeWav(encodeWav(samples, 24_000))).samples])
     }))
 })

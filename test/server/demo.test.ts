@@ -9,6 +9,8 @@ import { Effect } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { MPEGDecoder } from "mpg123-decoder"
+import OpenAI from "openai"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { decodeWav } from "../../src/bark/wav.ts"
 import { ExitCode } from "../../src/cli/CliExit.ts"
@@ -108,13 +110,23 @@ describe("bark-pipeline serve --profile demo (child process, worker engine)", ()
     expect(wav.samples.length).toBeGreaterThan(0)
   })
 
-  it("POST /v1/audio/speech answers raw 16-bit PCM", async () => {
-    const response = await postJson(`${url}/v1/audio/speech`, { model: "tts-1", input: TEXT, response_format: "pcm" })
-    expect(response.status).toBe(200)
-    expect(response.headers.get("content-type")).toBe("audio/pcm;rate=24000")
-    const bytes = (await response.arrayBuffer()).byteLength
+  it("POST /v1/audio/speech through OpenAI's client answers raw 16-bit PCM, and an MP3 that decodes to sound", async () => {
+    const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "unused", maxRetries: 0 })
+    const pcm = await client.audio.speech.create({ model: "tts-1", voice: "alloy", input: TEXT, response_format: "pcm" })
+    expect(pcm.headers.get("content-type")).toBe("audio/pcm;rate=24000")
+    const bytes = (await pcm.arrayBuffer()).byteLength
     expect(bytes).toBeGreaterThan(0)
     expect(bytes % 2).toBe(0)
+    const mp3 = await client.audio.speech.create({ model: "tts-1", voice: "alloy", input: TEXT })
+    expect(mp3.headers.get("content-type")).toBe("audio/mpeg")
+    const decoder = new MPEGDecoder()
+    await decoder.ready
+    const decoded = decoder.decode(new Uint8Array(await mp3.arrayBuffer()))
+    decoder.free()
+    expect(decoded.sampleRate).toBe(24_000)
+    const samples = decoded.channelData[0]!
+    expect(samples.length / 24_000).toBeGreaterThan(0.1)
+    expect(samples.some((x) => Math.abs(x) > 0.01)).toBe(true)
   })
 
   it("GET /v1/voices lists the demo model's voices; one of them synthesizes, an unknown one is a 400", async () => {

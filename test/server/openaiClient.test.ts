@@ -67,7 +67,7 @@ describe("OpenAI's client against the service", () => {
   })
 
   it("turns errors into the client's classes with OpenAI's type, code and param", async () => {
-    const format = await speak("alloy", "mp3" as "wav").catch((e: unknown) => e)
+    const format = await speak("alloy", "m4a" as "wav").catch((e: unknown) => e)
     expect(format).toBeInstanceOf(OpenAI.BadRequestError)
     const e = format as InstanceType<typeof OpenAI.BadRequestError>
     expect(e.status).toBe(400)

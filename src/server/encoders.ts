@@ -1,0 +1,121 @@
+/**
+ * OpenAI's speech `response_format`s, each as a streaming encoder: `encode`
+ * takes the next samples and returns the bytes ready so far, `flush` the
+ * rest. Whole responses are one `encode` and a `flush`; streamed ones send
+ * what each chunk of audio yields as soon as it is generated.
+ *
+ * | format | bytes | encoder |
+ * |---|---|---|
+ * | mp3 | MPEG-2 layer III, 64 kbit/s mono | LAME in WebAssembly (`@audio/encode-mp3`, via wasm-media-encoders) |
+ * | opus | Ogg Opus, 32 kbit/s | libopus in WebAssembly (`@audio/encode-opus`, via opusscript) |
+ * | aac | AAC-LC in ADTS, 64 kbit/s | FFmpeg's AAC encoder in WebAssembly (`@mediabunny/aac-encoder`) and mediabunny's ADTS muxer (./aac.ts) |
+ * | flac | FLAC, 16-bit | libFLAC in WebAssembly (`@audio/encode-flac`, via libflacjs) |
+ * | wav | 16-bit PCM WAV; streamed with an unknown-length header (./audio.ts) | here |
+ * | pcm | s16le mono at the engine's rate | here |
+ *
+ * All install with `npm install`, no system binary; the README gives the
+ * measured speed and size of each.
+ *
+ * @since 0.3.0
+ */
+import mp3 from "@audio/encode-mp3"
+import flac from "@audio/encode-flac"
+import opus from "@audio/encode-opus"
+import { Effect, Schema } from "effect"
+import * as Audio from "./audio.ts"
+
+export const SPEECH_FORMATS = ["mp3", "opus", "aac", "flac", "wav", "pcm"] as const
+export type SpeechFormat = typeof SPEECH_FORMATS[number]
+
+/** OpenAI's content type of each format (pcm carries its rate). */
+export const contentType = (format: SpeechFormat, sampleRate: number): string =>
+  format === "pcm" ? Audio.pcmContentType(sampleRate) : {
+    mp3: "audio/mpeg",
+    opus: "audio/opus",
+    aac: "audio/aac",
+    flac: "audio/flac",
+    wav: "audio/wav"
+  }[format]
+
+export interface StreamingEncoder {
+  /** The bytes the next samples complete (possibly none yet). */
+  readonly encode: (samples: Float32Array) => Promise<Uint8Array>
+  /** The remaining bytes; the encoder is done after it. */
+  readonly flush: () => Promise<Uint8Array>
+  /** Releases the encoder's memory (WebAssembly heaps). */
+  readonly free: () => void
+}
+
+export class EncoderError extends Schema.TaggedError<EncoderError>()("EncoderError", {
+  format: Schema.String,
+  message: Schema.String
+}) {}
+
+const empty = new Uint8Array(0)
+
+/** An encoder of the @audio/encode-* family, mono. */
+const wasm = (make: Promise<{ encode(channels: Array<Float32Array>): Uint8Array; flush(): Uint8Array; free(): void }>) =>
+  make.then((encoder): StreamingEncoder => ({
+    encode: async (samples) => encoder.encode([samples]),
+    flush: async () => encoder.flush(),
+    free: () => encoder.free()
+  }))
+
+const makers: Readonly<Record<SpeechFormat, (sampleRate: number, streaming: boolean) => Promise<StreamingEncoder>>> = {
+  mp3: (sampleRate) => wasm(mp3({ sampleRate, channels: 1, bitrate: 64 })),
+  opus: (sampleRate) => wasm(opus({ sampleRate, channels: 1, bitrate: 32, application: "voip" })),
+  flac: (sampleRate) => wasm(flac({ sampleRate, channels: 1, bitDepth: 16 })),
+  aac: (sampleRate) => import("./aac.ts").then((aac) => aac.encoder(sampleRate)),
+  pcm: async () => ({ encode: async (samples) => Audio.pcm(samples), flush: async () => empty, free: () => {} }),
+  wav: async (sampleRate, streaming) => {
+    if (streaming) {
+      let header: Uint8Array | undefined = Audio.streamingWavHeader(sampleRate)
+      const withHeader = (bytes: Uint8Array) => {
+        if (header === undefined) return bytes
+        const out = new Uint8Array(header.length + bytes.length)
+        out.set(header)
+        out.set(bytes, header.length)
+        header = undefined
+        return out
+      }
+      return { encode: async (samples) => withHeader(Audio.pcm(samples)), flush: async () => withHeader(empty), free: () => {} }
+    }
+    // A whole file gets its real sizes: collect, then write at flush.
+    const parts: Array<Float32Array> = []
+    return {
+      encode: async (samples) => (parts.push(samples), empty),
+      flush: async () => {
+        const all = new Float32Array(parts.reduce((n, p) => n + p.length, 0))
+        parts.reduce((at, p) => (all.set(p, at), at + p.length), 0)
+        return Audio.wav(all, sampleRate)
+      },
+      free: () => {}
+    }
+  }
+}
+
+/** A `format` encoder for mono audio at `sampleRate`; `streaming`: the output is sent as it is made. */
+export const encoder = (format: SpeechFormat, sampleRate: number, streaming: boolean) =>
+  Effect.tryPromise({
+    try: () => makers[format](sampleRate, streaming),
+    catch: (cause) => new EncoderError({ format, message: `cannot start the ${format} encoder: ${cause instanceof Error ? cause.message : String(cause)}` })
+  })
+
+/** `samples` as a whole file in `format`. */
+export const encodeWhole = (format: SpeechFormat, samples: Float32Array, sampleRate: number) =>
+  Effect.acquireUseRelease(
+    encoder(format, sampleRate, false),
+    (e) =>
+      Effect.tryPromise({
+        try: async () => {
+          const head = await e.encode(samples)
+          const tail = await e.flush()
+          const out = new Uint8Array(head.length + tail.length)
+          out.set(head)
+          out.set(tail, head.length)
+          return out
+        },
+        catch: (cause) => new EncoderError({ format, message: `the ${format} encoder failed: ${cause instanceof Error ? cause.message : String(cause)}` })
+      }),
+    (e) => Effect.sync(() => e.free())
+  )
