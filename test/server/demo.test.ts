@@ -112,12 +112,12 @@ describe("bark-pipeline serve --profile demo (child process, worker engine)", ()
 
   it("POST /v1/audio/speech through OpenAI's client answers raw 16-bit PCM, and an MP3 that decodes to sound", async () => {
     const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "unused", maxRetries: 0 })
-    const pcm = await client.audio.speech.create({ model: "tts-1", voice: "alloy", input: TEXT, response_format: "pcm" })
+    const pcm = await client.audio.speech.create({ model: "tts-1", voice: "v2/en_speaker_0", input: TEXT, response_format: "pcm" })
     expect(pcm.headers.get("content-type")).toBe("audio/pcm;rate=24000")
     const bytes = (await pcm.arrayBuffer()).byteLength
     expect(bytes).toBeGreaterThan(0)
     expect(bytes % 2).toBe(0)
-    const mp3 = await client.audio.speech.create({ model: "tts-1", voice: "alloy", input: TEXT })
+    const mp3 = await client.audio.speech.create({ model: "tts-1", voice: "v2/en_speaker_0", input: TEXT })
     expect(mp3.headers.get("content-type")).toBe("audio/mpeg")
     const decoder = new MPEGDecoder()
     await decoder.ready
