@@ -7,6 +7,7 @@
  *   blobs/{etag}              file contents, named by sha256 (LFS) or git blob id
  *   snapshots/{commit}/{path} relative symlinks to ../../blobs/{etag}
  *   refs/{revision}           the commit a branch/tag/PR pointed at when last resolved
+ *   .no_exist/{commit}/{path} empty: the file is known not to exist at that commit
  * ```
  *
  * @since 0.1.0
@@ -25,6 +26,8 @@ export interface RepoCache {
   readonly snapshotDir: (commit: string) => string
   readonly snapshotFile: (commit: string, file: string) => string
   readonly ref: (revision: string) => string
+  /** huggingface_hub's marker that `file` does not exist at `commit`. */
+  readonly noExist: (commit: string, file: string) => string
 }
 
 export const repoFolderName = (repo: string): string => `models--${repo.split("/").join("--")}`
@@ -41,7 +44,8 @@ export const repoCache = (hubCache: string, repo: string) =>
       incomplete: (etag) => path.join(dir, "blobs", `${etag}.incomplete`),
       snapshotDir: (commit) => path.join(dir, "snapshots", commit),
       snapshotFile: (commit, file) => path.join(dir, "snapshots", commit, ...file.split("/")),
-      ref: (revision) => path.join(dir, "refs", ...revision.split("/"))
+      ref: (revision) => path.join(dir, "refs", ...revision.split("/")),
+      noExist: (commit, file) => path.join(dir, ".no_exist", commit, ...file.split("/"))
     }
     return cache
   })
@@ -71,6 +75,17 @@ export const writeRef = Effect.fn("writeRef")(function*(cache: RepoCache, revisi
   yield* fs.makeDirectory(path.dirname(target), { recursive: true }).pipe(
     Effect.andThen(writeAtomic(target, commit)),
     Effect.mapError(cacheFailure("record the ref", target))
+  )
+})
+
+/** huggingface_hub's record that `file` does not exist at `commit`: an empty `.no_exist/{commit}/{file}`. */
+export const writeNoExist = Effect.fn("writeNoExist")(function*(cache: RepoCache, commit: string, file: string) {
+  const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
+  const marker = cache.noExist(commit, file)
+  yield* fs.makeDirectory(path.dirname(marker), { recursive: true }).pipe(
+    Effect.andThen(writeAtomic(marker, new Uint8Array(0))),
+    Effect.mapError(cacheFailure("record an absent file", marker))
   )
 })
 

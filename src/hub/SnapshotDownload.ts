@@ -13,7 +13,7 @@
  */
 import { Clock, Effect, FileSystem, Option } from "effect"
 import { downloadBlob } from "./BlobDownload.ts"
-import { linkSnapshotFile, listSnapshot, readRef, type RepoCache, repoCache, snapshotFileSize, writeRef } from "./CacheLayout.ts"
+import { linkSnapshotFile, listSnapshot, readRef, type RepoCache, repoCache, snapshotFileSize, writeNoExist, writeRef } from "./CacheLayout.ts"
 import { isSha256 } from "./Checksum.ts"
 import { type HubApi, makeHubApi, type Sibling } from "./HubApi.ts"
 import { HubConfig, type HubSettings } from "./HubConfig.ts"
@@ -42,6 +42,14 @@ export interface SnapshotDownloadOptions {
   readonly retry?: Partial<RetryPolicy>
   /** Hub settings; read from `HubConfig` (the HF_* environment) when absent. */
   readonly settings?: HubSettings
+  /**
+   * Files whose absence at the revision is recorded as huggingface_hub does
+   * after a 404, an empty `.no_exist/{commit}/{file}`, when the listing lacks
+   * them (e.g. `model.safetensors` of a repository that has only
+   * `pytorch_model.bin`): Hugging Face's clients, offline, then know not to
+   * look for them.
+   */
+  readonly recordAbsent?: ReadonlyArray<string>
 }
 
 export interface SnapshotFile {
@@ -147,6 +155,9 @@ const online = Effect.fn("snapshotDownload.online")(function*(
   const listed = new Map(info.siblings.map((s) => [s.rfilename, s]))
   const unlisted = selected.filter((file) => !listed.has(file))
   if (unlisted.length > 0) return yield* notListed(cache.repo, revision, unlisted)
+  yield* Effect.forEach((options.recordAbsent ?? []).filter((file) => !listed.has(file)), (file) => writeNoExist(cache, commit, file), {
+    discard: true
+  })
 
   const plans = yield* Effect.forEach(
     selected,

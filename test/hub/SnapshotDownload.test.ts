@@ -94,6 +94,16 @@ layer(TestLayer, { excludeTestServices: true })("snapshotDownload", (it) => {
       assert.isTrue(hub.requests.some((r) => r.path.endsWith("/revision/refs%2Fpr%2F5")))
     }))
 
+  it.effect("marks files the revision lacks in .no_exist, as huggingface_hub does, and only those", () =>
+    Effect.gen(function*() {
+      const { hub, fs, path, repoDir, download } = yield* setup
+      const commit = hub.publish(REPO, { files: FILES, lfs: LFS })
+      yield* download({ recordAbsent: ["model.safetensors", "config.json"] })
+      const marker = path.join(repoDir, ".no_exist", commit, "model.safetensors")
+      assert.strictEqual((yield* fs.stat(marker)).size, 0n)
+      assert.isFalse(yield* fs.exists(path.join(repoDir, ".no_exist", commit, "config.json")))
+    }))
+
   it.effect("downloads into the huggingface_hub layout: blobs, relative snapshot symlinks, refs", () =>
     Effect.gen(function*() {
       const { hub, fs, path, repoDir, download, blobNames } = yield* setup

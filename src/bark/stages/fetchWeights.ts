@@ -15,7 +15,7 @@ import { fromError, StageFatal } from "../../pipeline/StageFatal.ts"
 import * as StageReporter from "../../pipeline/StageReporter.ts"
 import { barkFiles, VOICE_INDEX, voicesIn } from "../../hub/barkFiles.ts"
 import { HubConfig } from "../../hub/HubConfig.ts"
-import type { HubError } from "../../hub/HubError.ts"
+import { HubError } from "../../hub/HubError.ts"
 import { snapshotDownload } from "../../hub/SnapshotDownload.ts"
 import { ModelFiles } from "../services.ts"
 import * as Settings from "../settings.ts"
@@ -174,6 +174,8 @@ export const stage = Stage.make({
       revision,
       hubCache: dirs.hub,
       force,
+      // As transformers' loaders leave it after probing: the safetensors a repository lacks is marked absent.
+      recordAbsent: ["model.safetensors"],
       select: (siblings) => {
         listing = siblings.map((s) => s.rfilename)
         const files = barkFiles(siblings, planVoices(request, listing).fetch)
@@ -192,6 +194,18 @@ export const stage = Stage.make({
     }).pipe(
       Effect.provide(NodeHttpClient.layerUndici),
       Effect.catchTag("HubError", (e): Effect.Effect<never, HubError | StageFatal> => {
+        // Offline with no snapshot, nothing says which weights the repository has: name what a Bark repository holds.
+        if (e.reason === "offline-missing" && listing.length === 0) {
+          const voiceNote = request.names.length === 0 ? "" : `, and for the voice${request.names.length === 1 ? "" : "s"} ${request.names.join(", ")} their prompts under speaker_embeddings/`
+          return Effect.fail(
+            new HubError({
+              ...e,
+              message: `HF_HUB_OFFLINE is set and the cache has no snapshot of ${repo} at revision ${revision}. ` +
+                `A Bark repository needs config.json, generation_config.json, vocab.txt and its weights, model.safetensors ` +
+                `(or pytorch_model.bin when it has no safetensors), with speaker_embeddings_path.json${voiceNote}.`
+            })
+          )
+        }
         // Only the named voices are missing: say which voices the repository has instead of which files it lacks.
         const { available, missing } = planVoices(request, listing)
         return e.reason === "not-found" && request.explicit && missing.length > 0 && requiredListed(listing)

@@ -122,6 +122,8 @@ layer(NodeServices.layer, { excludeTestServices: true })("fetch-weights and safe
       assert.strictEqual(cold.stage, "fetch-weights")
       assert.strictEqual(cold.errorTag, "HubError")
       assert.include(cold.message, "config.json")
+      // Nothing cached says which weights the repo has: both are named, safetensors first, not a guess.
+      assert.include(cold.message, "model.safetensors (or pytorch_model.bin when it has no safetensors)")
       assert.include(cold.remediation, "HF_HUB_OFFLINE")
       yield* run(config)
       hub.clearRequests()
