@@ -58,7 +58,7 @@ describe("bark-pipeline run (child process)", () => {
     const r = await runCliProcess(["run", writeRecipe(dir), "--trace", trace, "--set", `BARK_CACHE_DIR=${file}/cache`])
     expect(r.code).toBe(1)
     expect(r.stderr).toMatch(/✗ cache-dirs\s+failed/)
-    expect(r.stderr).toContain("fix: set BARK_CACHE_DIR (or HF_HOME) to a writable directory")
+    expect(r.stderr).toContain("fix: set BARK_CACHE_DIR (or HF_HOME; HF_HUB_CACHE for model files alone) to a writable directory")
     const events = Effect.runSync(JsonlSink.read(trace))
     const finished = events.flatMap((e) => (e.type === "stage-finished" ? [e.result] : []))
     expect(finished.map((x) => x.outcome)).toEqual(["succeeded", "failed"])
