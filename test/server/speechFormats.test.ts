@@ -140,11 +140,12 @@ describe("streaming", () => {
     return { bytes, first, end: performance.now() - started }
   }
 
-  it.each(["mp3", "opus", "flac", "wav", "pcm"] as const)("stream_format audio, %s: the first bytes come a chunk's generation before the end", async (format) => {
+  it.each(["mp3", "opus", "aac", "flac", "wav", "pcm"] as const)("stream_format audio, %s: the first bytes come while later chunks are generated", async (format) => {
     const started = performance.now()
     const response = await client.audio.speech.create({ model: "tts-1", voice: "nova", input: LONG, response_format: format, stream_format: "audio" })
     const { bytes, first, end } = await read(response.body!, started)
-    expect(end - first).toBeGreaterThan(LATENCY_MS * 1.5) // two more chunks were generated after the first bytes
+    // Two more chunks are generated after the first one's bytes; the AAC encoder hands its frames over one chunk late.
+    expect(end - first).toBeGreaterThan(LATENCY_MS * (format === "aac" ? 0.5 : 1.5))
     const audio = await decode(format, bytes)
     expect(rms(audio.samples)).toBeGreaterThan(0.05)
   })
