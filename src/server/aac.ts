@@ -34,6 +34,7 @@ export const encoder = async (sampleRate: number): Promise<StreamingEncoder> => 
   let written = 0
   return {
     encode: async (samples) => {
+      if (samples.length === 0) return take()
       const sample = new AudioSample({ data: samples, format: "f32", numberOfChannels: 1, sampleRate, timestamp: written / sampleRate })
       written += samples.length
       await source.add(sample)

@@ -19,6 +19,7 @@ import * as Encoders from "./encoders.ts"
 import type { SpeechFormat } from "./encoders.ts"
 import type { MemoryMonitor } from "./MemoryMonitor.ts"
 import * as Metrics from "./Metrics.ts"
+import * as Speed from "./speed.ts"
 import { resolveVoice } from "./openaiVoices.ts"
 import { SpeechRequest, SynthesizeRequest } from "./schemas.ts"
 import type { ServerStateShape } from "./ServerState.ts"
@@ -232,15 +233,28 @@ export const make = (deps: RouteDeps) => {
       return Stream.concat(Stream.fromIterable(first), rest)
     })
 
-  /** The audio of `chunks` through a streaming `format` encoder: its bytes as each chunk yields them, then the rest. */
-  const encodedStream = (chunks: Stream.Stream<AudioChunk, SynthesisError>, format: SpeechFormat, sampleRate: number) =>
-    Effect.map(Encoders.encoder(format, sampleRate, true).pipe(Effect.mapError(encoderFailed)), (encoder) =>
-      chunks.pipe(
-        Stream.mapEffect((chunk) => Effect.promise(() => encoder.encode(chunk.audio))),
-        Stream.concat(Stream.fromEffect(Effect.promise(() => encoder.flush()))),
+  /**
+   * The audio of `chunks` at `speed` through a streaming `format` encoder:
+   * its bytes as each chunk yields them, then the rest.
+   */
+  const encodedStream = (chunks: Stream.Stream<AudioChunk, SynthesisError>, format: SpeechFormat, sampleRate: number, speed: number) =>
+    Effect.map(Encoders.encoder(format, sampleRate, true).pipe(Effect.mapError(encoderFailed)), (encoder) => {
+      const stretcher = Speed.stretcher(speed)
+      return chunks.pipe(
+        Stream.mapEffect((chunk) => Effect.promise(() => encoder.encode(stretcher.push(chunk.audio)))),
+        Stream.concat(Stream.fromEffect(Effect.promise(async () => {
+          const stretched = stretcher.end()
+          const tail = stretched.length > 0 ? await encoder.encode(stretched) : new Uint8Array(0)
+          const rest = await encoder.flush()
+          const out = new Uint8Array(tail.length + rest.length)
+          out.set(tail)
+          out.set(rest, tail.length)
+          return out
+        }))),
         Stream.filter((bytes) => bytes.length > 0),
         Stream.ensuring(Effect.sync(() => encoder.free()))
-      ))
+      )
+    })
 
   const speech = Effect.gen(function*() {
     const engine = yield* readyEngine
@@ -254,11 +268,12 @@ export const make = (deps: RouteDeps) => {
         "response_format"
       )
     }
-    if (body.speed !== undefined && (!(body.speed >= 0.25 && body.speed <= 4) || body.speed !== 1)) {
+    const speed = body.speed ?? 1
+    if (!(speed >= Speed.MIN_SPEED && speed <= Speed.MAX_SPEED)) {
       return yield* badRequest(
-        "UnsupportedSpeed",
-        body.speed >= 0.25 && body.speed <= 4 ? `speed ${body.speed} is not supported: Bark speaks at its own pace` : `speed ${body.speed} is outside 0.25..4`,
-        "omit speed or send 1",
+        "InvalidSpeed",
+        `speed ${speed} is outside ${Speed.MIN_SPEED}..${Speed.MAX_SPEED}`,
+        `send a speed from ${Speed.MIN_SPEED} to ${Speed.MAX_SPEED} (1, the default, is Bark's own pace)`,
         "speed"
       )
     }
@@ -272,10 +287,11 @@ export const make = (deps: RouteDeps) => {
     const type = Encoders.contentType(format, engine.sampleRate)
     if (streamFormat === undefined) {
       const result = yield* synthesize(engine, body.input, options)
-      const bytes = yield* Encoders.encodeWhole(format, result.audio, result.sampleRate).pipe(Effect.mapError(encoderFailed))
+      const audio = Speed.stretch(result.audio, speed)
+      const bytes = yield* Encoders.encodeWhole(format, audio, result.sampleRate).pipe(Effect.mapError(encoderFailed))
       return HttpServerResponse.uint8Array(bytes, { contentType: type })
     }
-    const audio = yield* encodedStream(yield* synthesizeStream(engine, body.input, options), format, engine.sampleRate)
+    const audio = yield* encodedStream(yield* synthesizeStream(engine, body.input, options), format, engine.sampleRate, speed)
     if (streamFormat === "audio") return HttpServerResponse.stream(audio, { contentType: type, headers: { "cache-control": "no-store" } })
     // Server-sent events as OpenAI sends them: each delta's audio in base64, then a done event.
     const event = (value: unknown) => new TextEncoder().encode(`data: ${JSON.stringify(value)}\n\n`)

@@ -65,7 +65,7 @@ describe("synthesis service routes (mock profile)", () => {
     expect(decoded.samples).toEqual(whole.samples)
   })
 
-  it("POST /v1/audio/speech answers wav and pcm (s16le at 24 kHz, the same samples) and 400 for unknown formats or speeds", async () => {
+  it("POST /v1/audio/speech answers wav and pcm (s16le at 24 kHz, the same samples) and 400 for unknown formats or speeds out of range", async () => {
     const body = { model: "tts-1", input: "Hi there, friend.", voice: "announcer" }
     const wav = await postJson(`${server.url}/v1/audio/speech`, { ...body, response_format: "wav" })
     expect(wav.status).toBe(200)
@@ -81,9 +81,9 @@ describe("synthesis service routes (mock profile)", () => {
     const error = (await json(ogg)).error
     expect(error.tag).toBe("UnsupportedFormat")
     expect(error.remediation).toContain("mp3, opus, aac, flac, wav, pcm")
-    const fast = await postJson(`${server.url}/v1/audio/speech`, { ...body, speed: 1.5 })
-    expect(fast.status).toBe(400)
-    expect((await json(fast)).error.tag).toBe("UnsupportedSpeed")
+    const tooFast = await postJson(`${server.url}/v1/audio/speech`, { ...body, speed: 4.5 })
+    expect(tooFast.status).toBe(400)
+    expect((await json(tooFast)).error.tag).toBe("InvalidSpeed")
   })
 
   it("answers every error as JSON with a tag, a message and what to do", async () => {

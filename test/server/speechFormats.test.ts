@@ -116,6 +116,16 @@ describe("response_format", () => {
     expect(rms(audio.samples)).toBeGreaterThan(0.05)
   })
 
+  it.each([0.5, 2])("speed %s: the same speech in 1/speed of the time, its pitch kept", async (speed) => {
+    const response = await client.audio.speech.create({ model: "tts-1", voice: "alloy", input: TEXT, response_format: "wav", speed })
+    const wav = await decode("wav", new Uint8Array(await response.arrayBuffer()))
+    expect(wav.samples.length / wav.sampleRate).toBeCloseTo(reference.seconds / speed, 1)
+    const normal = await decode("wav", (await speak("wav")).bytes)
+    // The mock's audio is tones: the rate of upward zero crossings (its pitch) stays within 3 %.
+    const crossings = (x: Float32Array) => x.reduce((n, v, i) => (i > 0 && x[i - 1]! < 0 && v >= 0 ? n + 1 : n), 0) / x.length
+    expect(crossings(wav.samples) / crossings(normal.samples)).toBeCloseTo(1, 1)
+  })
+
   it("is mp3 when absent, as OpenAI's default", async () => {
     const { type, bytes } = await speak(undefined)
     expect(type).toBe("audio/mpeg")
@@ -164,6 +174,13 @@ describe("streaming", () => {
     const mp3 = Buffer.concat(deltas.map((e) => Buffer.from(e.audio, "base64")))
     const audio = await decode("mp3", new Uint8Array(mp3))
     expect(audio.samples.length / audio.sampleRate).toBeGreaterThan(1)
+  })
+
+  it("streams at a speed other than 1 too", async () => {
+    const response = await client.audio.speech.create({ model: "tts-1", voice: "nova", input: LONG, response_format: "pcm", stream_format: "audio", speed: 2 })
+    const { bytes } = await read(response.body!, performance.now())
+    const whole = await decode("pcm", (await speak("pcm", LONG)).bytes)
+    expect(bytes.length / 2 / whole.samples.length).toBeCloseTo(0.5, 1)
   })
 
   it("refuses an unknown stream_format and a speed outside 0.25..4, naming the parameter", async () => {
