@@ -213,14 +213,17 @@ describe("the installed package", () => {
     expect(Number(r.stdout.trim())).toBeGreaterThan(0)
   })
 
-  it("runs the CLI through npx: plan startup and list", () => {
+  it("runs the CLI through npx: plan startup, list and run demo", () => {
     const plan = run("npx", ["bark-pipeline", "plan", "startup"])
     expect(plan.status, plan.stderr).toBe(0)
     for (const stage of ["fetch-weights", "safe-load", "preload", "ready"]) expect(plan.stdout).toContain(stage)
     const list = run("npx", ["bark-pipeline", "list"])
     expect(list.status, list.stderr).toBe(0)
     expect(list.stdout).toMatch(/^demo\s/m)
-  })
+    const demo = run("npx", ["bark-pipeline", "run", "demo", "--out", "npx-demo.wav", "--set", `BARK_CACHE_DIR=${path.join(dir, "cache")}`])
+    expect(demo.status, demo.stderr).toBe(0)
+    expect(fs.statSync(path.join(app, "npx-demo.wav")).size).toBeGreaterThan(44)
+  }, 180_000)
 
   it(`works on the lowest supported Node (${LOWEST_NODE}): the consumer and the CLI`, () => {
     expect(run(node22, ["--version"]).stdout.trim()).toBe(`v${LOWEST_NODE}`)
