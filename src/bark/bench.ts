@@ -19,7 +19,8 @@ import * as os from "node:os"
 import { InferenceBackend } from "../onnx/InferenceBackend.ts"
 import { runtimeInfo } from "../onnx/runtimeInfo.ts"
 import type { Dtype } from "./dtype.ts"
-import { convertModelDir, openModelDir } from "./engine/openModelDir.ts"
+import { convertModelDir } from "./engine/openModelDir.ts"
+import { openModels } from "./loadModels.ts"
 import { makeCodes } from "./generate/Codes.ts"
 import { coarseSteps, generateCoarse } from "./generate/coarse.ts"
 import { CODEBOOK_SIZE, COARSE_RATE_HZ, FINE_HOP, FINE_WINDOW, MAX_SEMANTIC_TOKENS, N_COARSE_CODEBOOKS, N_FINE_CODEBOOKS, SEMANTIC_RATE_HZ, SEMANTIC_VOCAB_SIZE } from "./generate/constants.ts"
@@ -250,7 +251,8 @@ export const benchmark = Effect.fn("bark.benchmark")(function*(options: Benchmar
   const dtype = options.dtype ?? "fp32"
   const memory = yield* Settings.memoryOptions(dtype)
   const convert = yield* timed(convertModelDir(model, { dtype }))
-  const load = yield* timed(openModelDir(model, { dtype, sessionOptions: memory }))
+  const entry = convert.value
+  const load = yield* timed(openModels(entry.config, entry.graphs, backend, { sessionOptions: memory }))
   const rssAfterLoad = process.memoryUsage.rss()
   const figures = yield* runBench(load.value, options)
   const runtime = yield* runtimeInfo

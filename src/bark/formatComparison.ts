@@ -12,7 +12,7 @@
 import { Effect, FileSystem, Path } from "effect"
 import { decodeNpy } from "../checkpoint/npy.ts"
 import { decode as decodeSafetensors } from "../checkpoint/safetensors.ts"
-import { toInt32, type Weights } from "../checkpoint/Tensor.ts"
+import { concatFloat32, toInt32, type Weights } from "../checkpoint/Tensor.ts"
 import { InferenceBackend } from "../onnx/InferenceBackend.ts"
 import { type BarkConfig, loadBarkConfig } from "./config.ts"
 import { argmax } from "./generate/sampling.ts"
@@ -72,12 +72,10 @@ const logitsUnder = Effect.fnUntraced(function*(weights: Weights, config: BarkCo
   const fine = yield* makeFineLM(yield* fineGptWeights(weights, fineConfig), backend, format)
   const perCodebook: Array<Float32Array> = []
   for (let pred = fineConfig.n_codes_given; pred < fineConfig.n_codes_total; pred++) perCodebook.push(yield* fine.run(inputs.fine, pred))
-  const fineLogits = new Float32Array(perCodebook.reduce((n, l) => n + l.length, 0))
-  perCodebook.reduce((at, l) => (fineLogits.set(l, at), at + l.length), 0)
   return {
     semantic: yield* causal("semantic", inputs.semantic),
     coarse: yield* causal("coarse", inputs.coarse),
-    fine: { logits: fineLogits, vocab: fine.outputVocabSize }
+    fine: { logits: concatFloat32(perCodebook), vocab: fine.outputVocabSize }
   }
 }, Effect.scoped)
 

@@ -82,23 +82,6 @@ export const cpuArena = flag("BARK_ORT_CPU_ARENA").pipe(Config.withDefault(false
 /** The memory options every session of a model of `dtype` is opened with (prepacking, arena), from the settings above. */
 export const memoryOptions = (dtype: Dtype) => Effect.all({ prepack: prepack(dtype), cpuMemArena: cpuArena })
 
-/**
- * The cache root: BARK_CACHE_DIR, else HF_HOME, else $XDG_CACHE_HOME/huggingface,
- * else ~/.cache/huggingface — where huggingface_hub keeps its `hub/` folder, so
- * a cache made by Python tools is reused.
- */
-export const cacheRoot = Effect.gen(function*() {
-  const explicit = yield* Config.option(Config.String("BARK_CACHE_DIR"))
-  if (Option.isSome(explicit) && explicit.value !== "") return { dir: path.resolve(explicit.value), source: "BARK_CACHE_DIR" }
-  const hfHome = yield* Config.option(Config.String("HF_HOME"))
-  if (Option.isSome(hfHome) && hfHome.value !== "") return { dir: path.resolve(hfHome.value), source: "HF_HOME" }
-  const xdg = yield* Config.option(Config.String("XDG_CACHE_HOME"))
-  if (Option.isSome(xdg) && xdg.value !== "") {
-    return { dir: path.join(path.resolve(xdg.value), "huggingface"), source: "XDG_CACHE_HOME" }
-  }
-  return { dir: path.join(os.homedir(), ".cache", "huggingface"), source: "home" }
-})
-
 /** A non-empty value of the first of `names` that is set, resolved to an absolute path, and its name. */
 const firstDir = (names: ReadonlyArray<string>) =>
   Effect.gen(function*() {
@@ -108,6 +91,19 @@ const firstDir = (names: ReadonlyArray<string>) =>
     }
     return Option.none<{ readonly dir: string; readonly source: string }>()
   })
+
+/**
+ * The cache root: BARK_CACHE_DIR, else HF_HOME, else $XDG_CACHE_HOME/huggingface,
+ * else ~/.cache/huggingface — where huggingface_hub keeps its `hub/` folder, so
+ * a cache made by Python tools is reused.
+ */
+export const cacheRoot = Effect.gen(function*() {
+  const explicit = yield* firstDir(["BARK_CACHE_DIR", "HF_HOME"])
+  if (Option.isSome(explicit)) return explicit.value
+  const xdg = yield* firstDir(["XDG_CACHE_HOME"])
+  if (Option.isSome(xdg)) return { dir: path.join(xdg.value.dir, "huggingface"), source: xdg.value.source }
+  return { dir: path.join(os.homedir(), ".cache", "huggingface"), source: "home" }
+})
 
 /**
  * Where model repositories are cached, in huggingface_hub's layout, so that

@@ -53,18 +53,13 @@ export const blocksPerRow = (cols: number, scheme: BlockScheme): number => Math.
 /** Whether rows of `cols` values pack into whole bytes (the `"rows"` layout needs it). */
 export const packsInRows = (cols: number, scheme: BlockScheme): boolean => (cols * scheme.bits) % 8 === 0
 
-/** Byte offset and bit shift of value `i` of a run packed from `base`. */
-const slot = (base: number, i: number, bits: number): [number, number] =>
-  bits === 8 ? [base + i, 0] : [base + (i >> 1), (i & 1) * 4]
-
-/** Where value (row, col) lives in the codes of a matrix. */
-const locate = (q: Pick<QuantizedMatrix, "cols" | "scheme" | "layout">, row: number, col: number): [number, number] => {
-  const { bits, blockSize } = q.scheme
-  if (q.layout === "rows") return slot(row * q.cols * bits / 8, col, bits)
-  const blockBytes = blockSize * bits / 8
-  const block = Math.floor(col / blockSize)
-  return slot((row * blocksPerRow(q.cols, q.scheme) + block) * blockBytes, col - block * blockSize, bits)
-}
+/**
+ * The bit at which the codes of block `b` of row `r` start; value `j` of the
+ * block is `bits` wide at `first + j·bits` (for 4 bits: byte `bit >> 3`, the
+ * low nibble when `bit & 7` is 0).
+ */
+const firstBit = (layout: CodeLayout, cols: number, scheme: BlockScheme, r: number, b: number): number =>
+  (layout === "rows" ? r * cols + b * scheme.blockSize : (r * blocksPerRow(cols, scheme) + b) * scheme.blockSize) * scheme.bits
 
 /** Quantises the row-major `matrix` `[rows, cols]`. */
 export const quantize = (
@@ -85,7 +80,6 @@ export const quantize = (
   const codes = new Uint8Array(layout === "rows" ? rows * cols * bits / 8 : rows * blocks * blockSize * bits / 8)
   if (layout === "blocks") codes.fill(bits === 8 ? zero : zero | (zero << 4))
   const scales = new Float32Array(rows * blocks)
-  const shape = { cols, scheme, layout }
   for (let r = 0; r < rows; r++) {
     for (let b = 0; b < blocks; b++) {
       const start = r * cols + b * blockSize
@@ -94,9 +88,10 @@ export const quantize = (
       for (let i = start; i < end; i++) amax = Math.max(amax, Math.abs(matrix[i]!))
       const scale = Math.fround(amax / (zero - 1)) || 1
       scales[r * blocks + b] = scale
-      for (let i = start; i < end; i++) {
+      for (let i = start, bit = firstBit(layout, cols, scheme, r, b); i < end; i++, bit += bits) {
         const q = Math.min(top, Math.max(0, Math.round(matrix[i]! / scale) + zero))
-        const [at, shift] = locate(shape, r, i - r * cols)
+        const at = bit >> 3
+        const shift = bit & 7
         codes[at] = bits === 8 ? q : (codes[at]! & (0xf0 >> shift)) | (q << shift)
       }
     }
@@ -106,15 +101,18 @@ export const quantize = (
 
 /** The values the ops compute with: `(q - zero) · scale` rounded to float32 (by the array), `[rows, cols]`. */
 export const dequantize = (q: QuantizedMatrix): Float32Array => {
-  const { bits } = q.scheme
+  const { bits, blockSize } = q.scheme
   const zero = 1 << (bits - 1)
   const mask = (1 << bits) - 1
   const blocks = blocksPerRow(q.cols, q.scheme)
   const out = new Float32Array(q.rows * q.cols)
   for (let r = 0; r < q.rows; r++) {
-    for (let c = 0; c < q.cols; c++) {
-      const [at, shift] = locate(q, r, c)
-      out[r * q.cols + c] = (((q.codes[at]! >> shift) & mask) - zero) * q.scales[r * blocks + Math.floor(c / q.scheme.blockSize)]!
+    for (let b = 0; b < blocks; b++) {
+      const scale = q.scales[r * blocks + b]!
+      const end = r * q.cols + Math.min(q.cols, (b + 1) * blockSize)
+      for (let i = r * q.cols + b * blockSize, bit = firstBit(q.layout, q.cols, q.scheme, r, b); i < end; i++, bit += bits) {
+        out[i] = (((q.codes[bit >> 3]! >> (bit & 7)) & mask) - zero) * scale
+      }
     }
   }
   return out

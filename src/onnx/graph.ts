@@ -21,6 +21,7 @@
  */
 import protobuf from "onnx-proto"
 import type { onnx as proto } from "onnx-proto"
+import { concatBytes } from "../files/bytes.ts"
 import { blocksPerRow, type QuantizedMatrix } from "./blockQuant.ts"
 
 const { onnx } = protobuf
@@ -71,15 +72,7 @@ export interface BuiltModel {
 }
 
 /** An external file's bytes in one buffer (for onnxruntime's in-memory `externalData`). */
-export const joinParts = (file: ExternalFile): Uint8Array => {
-  const out = new Uint8Array(file.parts.reduce((n, p) => n + p.byteLength, 0))
-  let at = 0
-  for (const p of file.parts) {
-    out.set(p, at)
-    at += p.byteLength
-  }
-  return out
-}
+export const joinParts = (file: ExternalFile): Uint8Array => concatBytes(file.parts)
 
 export interface BuildOptions {
   /** Store initializers of at least `minBytes` (default 1024) in one external file of this name. */

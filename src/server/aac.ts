@@ -9,6 +9,7 @@
  */
 import { registerAacEncoder } from "@mediabunny/aac-encoder"
 import { AdtsOutputFormat, AudioSample, AudioSampleSource, BufferTarget, Output } from "mediabunny"
+import { concatBytes } from "../files/bytes.ts"
 import type { StreamingEncoder } from "./encoders.ts"
 
 registerAacEncoder()
@@ -19,8 +20,7 @@ const BITRATE = 64_000
 export const encoder = async (sampleRate: number): Promise<StreamingEncoder> => {
   let frames: Array<Uint8Array> = []
   const take = () => {
-    const out = new Uint8Array(frames.reduce((n, f) => n + f.length, 0))
-    frames.reduce((at, f) => (out.set(f, at), at + f.length), 0)
+    const out = concatBytes(frames)
     frames = []
     return out
   }

@@ -22,6 +22,8 @@ import mp3 from "@audio/encode-mp3"
 import flac from "@audio/encode-flac"
 import opus from "@audio/encode-opus"
 import { Effect, Schema } from "effect"
+import { concatFloat32 } from "../checkpoint/Tensor.ts"
+import { concatBytes } from "../files/bytes.ts"
 import * as Audio from "./audio.ts"
 
 export const SPEECH_FORMATS = ["mp3", "opus", "aac", "flac", "wav", "pcm"] as const
@@ -72,9 +74,7 @@ const makers: Readonly<Record<SpeechFormat, (sampleRate: number, streaming: bool
       let header: Uint8Array | undefined = Audio.streamingWavHeader(sampleRate)
       const withHeader = (bytes: Uint8Array) => {
         if (header === undefined) return bytes
-        const out = new Uint8Array(header.length + bytes.length)
-        out.set(header)
-        out.set(bytes, header.length)
+        const out = concatBytes([header, bytes])
         header = undefined
         return out
       }
@@ -84,11 +84,7 @@ const makers: Readonly<Record<SpeechFormat, (sampleRate: number, streaming: bool
     const parts: Array<Float32Array> = []
     return {
       encode: async (samples) => (parts.push(samples), empty),
-      flush: async () => {
-        const all = new Float32Array(parts.reduce((n, p) => n + p.length, 0))
-        parts.reduce((at, p) => (all.set(p, at), at + p.length), 0)
-        return Audio.wav(all, sampleRate)
-      },
+      flush: async () => Audio.wav(parts.length === 1 ? parts[0]! : concatFloat32(parts), sampleRate),
       free: () => {}
     }
   }
@@ -107,14 +103,7 @@ export const encodeWhole = (format: SpeechFormat, samples: Float32Array, sampleR
     encoder(format, sampleRate, false),
     (e) =>
       Effect.tryPromise({
-        try: async () => {
-          const head = await e.encode(samples)
-          const tail = await e.flush()
-          const out = new Uint8Array(head.length + tail.length)
-          out.set(head)
-          out.set(tail, head.length)
-          return out
-        },
+        try: async () => concatBytes([await e.encode(samples), await e.flush()]),
         catch: (cause) => new EncoderError({ format, message: `the ${format} encoder failed: ${cause instanceof Error ? cause.message : String(cause)}` })
       }),
     (e) => Effect.sync(() => e.free())

@@ -14,6 +14,7 @@ import type { AudioChunk, BarkEngine, SynthesisOptions, SynthesisProgress } from
 import { SynthesisError } from "../bark/engine/BarkEngine.ts"
 import type { Admission } from "./Admission.ts"
 import { ApiError, badRequest, respond } from "./ApiError.ts"
+import { concatBytes } from "../files/bytes.ts"
 import * as Audio from "./audio.ts"
 import * as Encoders from "./encoders.ts"
 import type { SpeechFormat } from "./encoders.ts"
@@ -244,12 +245,7 @@ export const make = (deps: RouteDeps) => {
         Stream.mapEffect((chunk) => Effect.promise(() => encoder.encode(stretcher.push(chunk.audio)))),
         Stream.concat(Stream.fromEffect(Effect.promise(async () => {
           const stretched = stretcher.end()
-          const tail = stretched.length > 0 ? await encoder.encode(stretched) : new Uint8Array(0)
-          const rest = await encoder.flush()
-          const out = new Uint8Array(tail.length + rest.length)
-          out.set(tail)
-          out.set(rest, tail.length)
-          return out
+          return concatBytes([stretched.length > 0 ? await encoder.encode(stretched) : new Uint8Array(0), await encoder.flush()])
         }))),
         Stream.filter((bytes) => bytes.length > 0),
         Stream.ensuring(Effect.sync(() => encoder.free()))

@@ -16,7 +16,7 @@ import type { CausalLM, DecoderState, DecoderStep } from "../models.ts"
 import { causalGptGraph, type LogitsFor, names, paddedHeadDim } from "./graph.ts"
 import { type KvBuffer, KvCache, type KvElement } from "./KvCache.ts"
 import type { WeightFormat } from "./weightFormat.ts"
-import type { CausalGptWeights } from "./weights.ts"
+import { type CausalGptWeights, commonDims } from "./weights.ts"
 
 /** Width of each of the two fields merged by merge_context (text ‖ history). */
 export const MERGED_FIELD = 256
@@ -33,10 +33,7 @@ export type CausalDims = Omit<GptConfig, "bias">
 
 /** The dims of `weights` (they match the config they were checked against). */
 export const causalDims = (weights: CausalGptWeights): CausalDims => ({
-  num_layers: weights.blocks.length,
-  num_heads: weights.numHeads,
-  hidden_size: weights.hiddenSize,
-  block_size: weights.blockSize,
+  ...commonDims(weights),
   input_vocab_size: weights.tokenEmbedding.shape[0]!,
   output_vocab_size: weights.lmHead.shape[0]!
 })

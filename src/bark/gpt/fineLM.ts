@@ -12,17 +12,14 @@ import { InferenceError } from "../../onnx/InferenceError.ts"
 import type { FineLM } from "../models.ts"
 import { fineGptGraph, names } from "./graph.ts"
 import type { WeightFormat } from "./weightFormat.ts"
-import type { FineGptWeights } from "./weights.ts"
+import { commonDims, type FineGptWeights } from "./weights.ts"
 
 /** What the fine model's session needs to know of its model: its `config.json` section (biases aside). */
 export type FineDims = Omit<FineConfig, "bias">
 
 /** The dims of `weights` (they match the config they were checked against). */
 export const fineDims = (weights: FineGptWeights): FineDims => ({
-  num_layers: weights.blocks.length,
-  num_heads: weights.numHeads,
-  hidden_size: weights.hiddenSize,
-  block_size: weights.blockSize,
+  ...commonDims(weights),
   input_vocab_size: weights.tokenEmbeddings[0]!.shape[0]!,
   output_vocab_size: weights.lmHeads[0]!.shape[0]!,
   n_codes_total: weights.tokenEmbeddings.length,

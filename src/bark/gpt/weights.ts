@@ -40,7 +40,7 @@ export interface Block {
   readonly mlpOut: Linear
 }
 
-interface GptCommon {
+export interface GptCommon {
   readonly hiddenSize: number
   readonly numHeads: number
   readonly blockSize: number
@@ -48,6 +48,14 @@ interface GptCommon {
   readonly blocks: ReadonlyArray<Block>
   readonly lnFinal: Norm
 }
+
+/** The `config.json` fields every GPT's weights determine: layers, heads, width, positions. */
+export const commonDims = (w: GptCommon) => ({
+  num_layers: w.blocks.length,
+  num_heads: w.numHeads,
+  hidden_size: w.hiddenSize,
+  block_size: w.blockSize
+})
 
 /** Semantic or coarse: one input embedding, one LM head. */
 export interface CausalGptWeights extends GptCommon {
