@@ -28,6 +28,7 @@ export const cli = Command.make("bark-pipeline").pipe(
     List.command,
     Synthesize.command,
     Serve.command,
+    Serve.workerCommand,
     Parity.command,
     Bench.command,
     Trace.command,

@@ -76,6 +76,19 @@ export const graphCache = Metric.counter("graph_cache_total", {
   incremental: true
 })
 
+export const jobs = Metric.gauge("jobs", {
+  description: "Jobs in the queue by state (waiting, active, delayed, completed, failed), read from Redis at each scrape"
+})
+export const jobsAvailable = Metric.gauge("jobs_available", { description: "1 while the job queue's Redis is connected" })
+export const jobsProcessed = Metric.counter("jobs_processed_total", {
+  description: "Job attempts this worker finished, by outcome: completed, retry (failed, will be tried again), dead-letter, cancelled",
+  incremental: true
+})
+export const jobSeconds = Metric.histogram("job_duration_seconds", {
+  description: "Time a worker spent on one attempt at a job, by outcome",
+  boundaries: Metric.exponentialBoundaries({ start: 0.1, factor: 2, count: 16 })
+})
+
 export const engineInfo = Metric.gauge("engine_info", {
   description: "1 for the engine being served, with its kind and weight type (dtype) as attributes"
 })

@@ -11,7 +11,7 @@ import type * as Pipeline from "../pipeline/Pipeline.ts"
 import * as Runner from "../pipeline/Runner.ts"
 import type { PipelineReport } from "../pipeline/StageResult.ts"
 import * as ServerState from "./ServerState.ts"
-import { HttpListener, recipe } from "./stages.ts"
+import { HttpListener, recipe, workerRecipe } from "./stages.ts"
 
 export interface Running {
   readonly url: string
@@ -26,13 +26,18 @@ export interface Running {
  * is up (or fails with the startup's `PipelineFailed`). The server runs until
  * the scope closes; call `drain` first for a graceful stop.
  */
-export const start = (
-  profile: Pipeline.Any,
-  options: Runner.RunOptions = {}
-): Effect.Effect<Running, Runner.PipelineFailed, Scope.Scope> =>
+export const start = (profile: Pipeline.Any, options: Runner.RunOptions = {}): Effect.Effect<Running, Runner.PipelineFailed, Scope.Scope> =>
+  startRecipe(recipe(profile), options)
+
+/** Starts a job worker for the profile (see `workerRecipe`): health and metrics over HTTP, jobs from the queue. */
+export const startWorker = (profile: Pipeline.Any, options: Runner.RunOptions = {}): Effect.Effect<Running, Runner.PipelineFailed, Scope.Scope> =>
+  startRecipe(workerRecipe(profile), options)
+
+/** Runs a recipe that starts with `listen`, its state fed by the run's trace. */
+const startRecipe = (pipeline: Pipeline.Any, options: Runner.RunOptions): Effect.Effect<Running, Runner.PipelineFailed, Scope.Scope> =>
   Effect.gen(function*() {
     const state = ServerState.make()
-    const run = Runner.run(recipe(profile), { ...options, sinks: [...(options.sinks ?? []), state.sink] })
+    const run = Runner.run(pipeline, { ...options, sinks: [...(options.sinks ?? []), state.sink] })
     const { context, report } = yield* run.pipe(Effect.provideService(ServerState.ServerState, state))
     const listener = Context.get(context as Context.Context<HttpListener>, HttpListener)
     return { url: listener.url, report, state, drain: listener.drain }

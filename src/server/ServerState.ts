@@ -9,6 +9,9 @@
  */
 import { Context, Effect, Metric } from "effect"
 import type { BarkEngine } from "../bark/engine/BarkEngine.ts"
+import type { JobQueue } from "../jobs/JobQueue.ts"
+import type { JobWorker } from "../jobs/JobWorker.ts"
+import type { ResultsStore } from "../jobs/ResultsStore.ts"
 import type { PipelineReport, StageResult } from "../pipeline/StageResult.ts"
 import type { TraceSink } from "../pipeline/TraceSink.ts"
 import * as Metrics from "./Metrics.ts"
@@ -21,6 +24,14 @@ export interface Readiness {
   readonly reason: string
 }
 
+/** The job queue as this process uses it: every replica enqueues and reads; a worker also takes jobs. */
+export interface Jobs {
+  readonly queue: JobQueue
+  readonly store: ResultsStore
+  /** Set in a worker: readiness then also needs the queue's Redis. */
+  readonly worker?: JobWorker | undefined
+}
+
 export interface ServerStateShape {
   readonly policy: () => ReadinessPolicy
   /** Sets the readiness policy (the listen stage does, from BARK_READINESS). */
@@ -29,6 +40,9 @@ export interface ServerStateShape {
   readonly sink: TraceSink
   /** Called by the serve recipe's last stage with the engine the profile provided. */
   readonly publish: (engine: BarkEngine["Service"]) => Effect.Effect<void>
+  /** Called by the jobs and worker stages with the queue this process uses. */
+  readonly attachJobs: (jobs: Jobs) => void
+  readonly jobs: () => Jobs | undefined
   readonly startDraining: Effect.Effect<void>
   readonly engine: () => BarkEngine["Service"] | undefined
   readonly readiness: () => Readiness
@@ -45,6 +59,7 @@ export const make = (): ServerStateShape => {
   const results: Array<StageResult> = []
   let report: PipelineReport | undefined
   let engine: BarkEngine["Service"] | undefined
+  let jobs: Jobs | undefined
   let draining = false
 
   const readiness = (): Readiness => {
@@ -57,6 +72,9 @@ export const make = (): ServerStateShape => {
       return { ready: false, status: "failed", reason: `stage "${failed.stage}" failed: ${failed.error?.message ?? "see the report"}` }
     }
     if (engine === undefined) return { ready: false, status: "failed", reason: "the profile provided no engine" }
+    if (jobs?.worker !== undefined && !jobs.queue.connected()) {
+      return { ready: false, status: "not-ready", reason: `the worker cannot take jobs: ${jobs.queue.unavailableReason() ?? "Redis is unreachable"}` }
+    }
     const warned = report.results.filter((r) => r.outcome === "warned")
     if (policy === "strict" && warned.length > 0) {
       return {
@@ -100,6 +118,10 @@ export const make = (): ServerStateShape => {
       engine = e
       return Effect.andThen(Metrics.recordEngine(e), updateReadyGauge)
     }),
+    attachJobs: (j) => {
+      jobs = j
+    },
+    jobs: () => jobs,
     startDraining: Effect.suspend(() => {
       draining = true
       return updateReadyGauge

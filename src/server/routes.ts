@@ -8,7 +8,7 @@
  * @since 0.1.0
  */
 import { ByteSize, Cause, Effect, Exit, Metric, Sink, Stream } from "effect"
-import type { Schema } from "effect"
+import { Schema } from "effect"
 import { HttpIncomingMessage, HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import type { AudioChunk, BarkEngine, SynthesisOptions, SynthesisProgress } from "../bark/engine/BarkEngine.ts"
 import { SynthesisError } from "../bark/engine/BarkEngine.ts"
@@ -17,6 +17,7 @@ import { ApiError, badRequest, respond } from "./ApiError.ts"
 import { concatBytes } from "../files/bytes.ts"
 import * as Audio from "./audio.ts"
 import * as Encoders from "./encoders.ts"
+import * as JobRoutes from "./jobRoutes.ts"
 import type { SpeechFormat } from "./encoders.ts"
 import type { MemoryMonitor } from "./MemoryMonitor.ts"
 import * as Metrics from "./Metrics.ts"
@@ -42,6 +43,11 @@ const routeList = [
   "GET /v1/models/{id}",
   "GET /v1/audio/voices",
   "POST /synthesize",
+  "POST /v1/jobs",
+  "GET /v1/jobs",
+  "GET /v1/jobs/{id}",
+  "GET /v1/jobs/{id}/audio",
+  "DELETE /v1/jobs/{id}",
   "GET /v1/voices",
   "GET /health/live",
   "GET /health/ready",
@@ -402,11 +408,41 @@ export const make = (deps: RouteDeps) => {
         maxQueue: settings.maxQueue,
         maxConcurrency: settings.maxConcurrency
       },
+      jobs: jobsHealth(),
       uptimeS: Math.round(process.uptime())
     })
   })
 
+  const jobRoutes = JobRoutes.make({ state, readJson: readBody(Schema.Unknown) })
+
+  /** The job queue as /health shows it. */
+  const jobsHealth = () => {
+    const jobs = state.jobs()
+    if (jobs === undefined) return { available: false, reason: "no job queue on this replica (BARK_JOBS=off)" }
+    const connected = jobs.queue.connected()
+    return {
+      available: connected,
+      reason: connected ? "connected" : jobs.queue.unavailableReason() ?? "Redis does not answer",
+      redis: jobs.queue.settings.redisUrl,
+      queue: jobs.queue.settings.queue,
+      worker: jobs.worker === undefined ? null : { active: jobs.worker.active(), concurrency: jobs.queue.settings.concurrency }
+    }
+  }
+
+  /** The queue's counts into the `bark_jobs{state}` gauges, when Redis answers. */
+  const sampleJobs = Effect.gen(function*() {
+    const jobs = state.jobs()
+    if (jobs === undefined) return
+    yield* Metric.update(Metrics.jobsAvailable, jobs.queue.connected() ? 1 : 0)
+    const counts = yield* Effect.option(jobs.queue.counts)
+    if (counts._tag === "None") return
+    for (const [name, value] of Object.entries(counts.value)) {
+      yield* Metric.update(Metric.withAttributes(Metrics.jobs, { state: name }), value)
+    }
+  })
+
   const metrics = Effect.gen(function*() {
+    yield* sampleJobs
     yield* Metrics.sampleMemory
     yield* Metric.update(Metrics.queueSize, admission.queued())
     yield* Metric.update(Metrics.inFlight, admission.inFlight())
@@ -450,6 +486,11 @@ export const make = (deps: RouteDeps) => {
     yield* router.add("GET", "/v1/audio/voices", handle("/v1/audio/voices", voices))
     yield* router.add("GET", "/v1/models", handle("/v1/models", models))
     yield* router.add("GET", "/v1/models/:id", handle("/v1/models/{id}", model))
+    yield* router.add("POST", "/v1/jobs", handle("/v1/jobs", jobRoutes.create))
+    yield* router.add("GET", "/v1/jobs", handle("/v1/jobs", jobRoutes.list))
+    yield* router.add("GET", "/v1/jobs/:id", handle("/v1/jobs/{id}", jobRoutes.read))
+    yield* router.add("GET", "/v1/jobs/:id/audio", handle("/v1/jobs/{id}/audio", jobRoutes.audio))
+    yield* router.add("DELETE", "/v1/jobs/:id", handle("/v1/jobs/{id}", jobRoutes.cancel))
     yield* router.add("GET", "/health/live", handle("/health/live", live))
     yield* router.add("GET", "/health/ready", handle("/health/ready", ready))
     yield* router.add("GET", "/health", handle("/health", health))

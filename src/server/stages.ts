@@ -16,6 +16,7 @@ import * as Pipeline from "../pipeline/Pipeline.ts"
 import * as Stage from "../pipeline/Stage.ts"
 import { StageFatal } from "../pipeline/StageFatal.ts"
 import * as StageReporter from "../pipeline/StageReporter.ts"
+import * as Jobs from "../jobs/stages.ts"
 import * as Admission from "./Admission.ts"
 import * as MemoryBudget from "../pipeline/memoryBudget.ts"
 import * as MemoryMonitor from "./MemoryMonitor.ts"
@@ -23,17 +24,9 @@ import * as Metrics from "./Metrics.ts"
 import * as Routes from "./routes.ts"
 import * as ServerState from "./ServerState.ts"
 import * as Settings from "./settings.ts"
+import { HttpListener } from "./HttpListener.ts"
 
-/** listen: the HTTP server, listening. */
-export class HttpListener extends Context.Service<HttpListener, {
-  readonly url: string
-  readonly state: ServerState.ServerStateShape
-  /**
-   * Stops taking requests (readiness 503, listener closed), lets in-flight
-   * requests finish for up to BARK_SHUTDOWN_GRACE_S, then cancels the rest.
-   */
-  readonly drain: Effect.Effect<void>
-}>()("bark-pipeline/HttpListener") {}
+export { HttpListener }
 
 /** serve: the service, open to synthesis requests. */
 export class SynthesisService extends Context.Service<SynthesisService, {
@@ -132,14 +125,26 @@ export const serve = Stage.make({
   })
 })
 
-/** The serve recipe for a profile: listen, the profile's stages, serve. */
-export const recipe = (profile: Pipeline.Any): Pipeline.Any => {
+/** The profile with `listen` in front of its first stage. */
+const listening = (profile: Pipeline.Any): Pipeline.Any => {
   const first = profile.entries[0]
-  const withListener = first === undefined
-    ? Pipeline.add(profile, listen)
-    : Pipeline.insertBefore(profile, first.stage.name, listen)
-  return withListener.pipe(
+  return first === undefined ? Pipeline.add(profile, listen) : Pipeline.insertBefore(profile, first.stage.name, listen)
+}
+
+/** The serve recipe for a profile: listen, jobs, the profile's stages, serve. */
+export const recipe = (profile: Pipeline.Any): Pipeline.Any =>
+  listening(profile).pipe(
+    Pipeline.insertAfter("listen", Jobs.jobs),
     Pipeline.add(serve),
     Pipeline.rename(`serve-${profile.name}`, `serve the ${profile.name} profile over HTTP: ${profile.description}`)
   )
-}
+
+/**
+ * The worker recipe for a profile (`bark-pipeline worker`): listen (health
+ * and metrics while the models load), the profile's stages, worker.
+ */
+export const workerRecipe = (profile: Pipeline.Any): Pipeline.Any =>
+  listening(profile).pipe(
+    Pipeline.add(Jobs.worker),
+    Pipeline.rename(`worker-${profile.name}`, `take synthesis jobs with the ${profile.name} profile: ${profile.description}`)
+  )

@@ -5,11 +5,18 @@
  * readiness 503, no new connections, in-flight requests finish within
  * BARK_SHUTDOWN_GRACE_S, then the models are released.
  *
+ * `bark-pipeline worker` runs the same way around the worker recipe: health
+ * and metrics over HTTP, synthesis jobs from the queue; on SIGTERM it stops
+ * taking jobs and lets the running ones finish within the grace.
+ *
  * @since 0.1.0
  */
 import { Config, Console, Effect, Option } from "effect"
+import type { Scope } from "effect"
 import { Command, Flag } from "effect/cli"
 import * as Environment from "../../bark/stages/environment.ts"
+import type * as Pipeline from "../../pipeline/Pipeline.ts"
+import type * as Runner from "../../pipeline/Runner.ts"
 import * as ConsoleSink from "../../pipeline/sinks/console.ts"
 import * as JsonlSink from "../../pipeline/sinks/jsonl.ts"
 import type { TraceSink } from "../../pipeline/TraceSink.ts"
@@ -18,41 +25,60 @@ import { fromPipelineFailure, markGracefulStop } from "../CliExit.ts"
 import * as Pipelines from "../pipelines.ts"
 import { dtypeFlag, setFlag, withDtype } from "./run.ts"
 
-export const command = Command.make(
-  "serve",
-  {
-    profile: Flag.String("profile").pipe(
-      Flag.withDescription("the startup recipe to serve: a name from pipelines/ (startup, mock, demo, cpu, …) or a module path"),
-      Flag.withDefault("startup")
-    ),
-    host: Flag.String("host").pipe(Flag.withDescription("address to listen on (BARK_HOST, default 127.0.0.1)"), Flag.optional),
-    port: Flag.Int("port").pipe(Flag.withDescription("port to listen on, 0 for any free one (BARK_PORT, default 8000)"), Flag.optional),
-    trace: Flag.String("trace").pipe(Flag.withDescription("write the startup trace as JSON Lines to this file"), Flag.optional),
-    dtype: dtypeFlag,
-    set: setFlag
-  },
-  ({ profile, host, port, trace, dtype, set }) =>
-    Effect.scoped(Effect.gen(function*() {
-      const recipe = yield* Pipelines.resolve(profile)
-      const sinks: Array<TraceSink> = [ConsoleSink.make()]
-      if (Option.isSome(trace)) sinks.push(yield* JsonlSink.make(trace.value))
-      // onnxruntime's run blocks its thread: the service generates on a worker thread unless told otherwise.
-      const engine = yield* Config.String("BARK_ENGINE").pipe(Config.withDefault("worker"))
-      const config = {
-        BARK_ENGINE: engine,
-        ...withDtype(set, dtype),
-        ...(Option.isSome(host) ? { BARK_HOST: host.value } : {}),
-        ...(Option.isSome(port) ? { BARK_PORT: String(port.value) } : {})
-      }
-      const started = yield* Effect.result(Server.start(recipe, { sinks, config, probes: [Environment.probe] }))
-      if (started._tag === "Failure") return yield* fromPipelineFailure(started.failure)
-      const running = started.success
-      const readiness = running.state.readiness()
-      yield* Console.error(`serving ${recipe.name} on ${running.url} (${readiness.reason}); SIGTERM or Ctrl-C drains and stops`)
-      yield* Effect.never.pipe(
-        Effect.onInterrupt(() =>
-          Console.error("shutting down: draining in-flight requests").pipe(Effect.andThen(running.drain), Effect.andThen(markGracefulStop))
-        )
+const flags = {
+  profile: Flag.String("profile").pipe(
+    Flag.withDescription("the startup recipe to serve: a name from pipelines/ (startup, mock, demo, cpu, …) or a module path"),
+    Flag.withDefault("startup")
+  ),
+  host: Flag.String("host").pipe(Flag.withDescription("address to listen on (BARK_HOST, default 127.0.0.1)"), Flag.optional),
+  port: Flag.Int("port").pipe(Flag.withDescription("port to listen on, 0 for any free one (BARK_PORT, default 8000)"), Flag.optional),
+  trace: Flag.String("trace").pipe(Flag.withDescription("write the startup trace as JSON Lines to this file"), Flag.optional),
+  dtype: dtypeFlag,
+  set: setFlag
+}
+
+type Start = (profile: Pipeline.Any, options: Runner.RunOptions) => Effect.Effect<Server.Running, Runner.PipelineFailed, Scope.Scope>
+
+/** Starts a service (serve or worker) for the flags and keeps it up until interrupted, then drains. */
+const runService = (start: Start, doing: string) => (input: {
+  readonly profile: string
+  readonly host: Option.Option<string>
+  readonly port: Option.Option<number>
+  readonly trace: Option.Option<string>
+  readonly dtype: Parameters<typeof withDtype>[1]
+  readonly set: Parameters<typeof withDtype>[0]
+}) =>
+  Effect.scoped(Effect.gen(function*() {
+    const { profile, host, port, trace, dtype, set } = input
+    const recipe = yield* Pipelines.resolve(profile)
+    const sinks: Array<TraceSink> = [ConsoleSink.make()]
+    if (Option.isSome(trace)) sinks.push(yield* JsonlSink.make(trace.value))
+    // onnxruntime's run blocks its thread: the service generates on a worker thread unless told otherwise.
+    const engine = yield* Config.String("BARK_ENGINE").pipe(Config.withDefault("worker"))
+    const config = {
+      BARK_ENGINE: engine,
+      ...withDtype(set, dtype),
+      ...(Option.isSome(host) ? { BARK_HOST: host.value } : {}),
+      ...(Option.isSome(port) ? { BARK_PORT: String(port.value) } : {})
+    }
+    const started = yield* Effect.result(start(recipe, { sinks, config, probes: [Environment.probe] }))
+    if (started._tag === "Failure") return yield* fromPipelineFailure(started.failure)
+    const running = started.success
+    const readiness = running.state.readiness()
+    yield* Console.error(`${doing} ${recipe.name} on ${running.url} (${readiness.reason}); SIGTERM or Ctrl-C drains and stops`)
+    yield* Effect.never.pipe(
+      Effect.onInterrupt(() =>
+        Console.error("shutting down: draining in-flight work").pipe(Effect.andThen(running.drain), Effect.andThen(markGracefulStop))
       )
-    }))
-).pipe(Command.withDescription("serve synthesis over HTTP: listen, run the startup recipe of a profile, serve until SIGTERM"))
+    )
+  }))
+
+export const command = Command.make("serve", flags, runService(Server.start, "serving")).pipe(
+  Command.withDescription("serve synthesis over HTTP: listen, run the startup recipe of a profile, serve until SIGTERM")
+)
+
+export const workerCommand = Command.make("worker", flags, runService(Server.startWorker, "taking jobs with")).pipe(
+  Command.withDescription(
+    "take synthesis jobs from the queue (BARK_REDIS_URL): run the startup recipe of a profile, then work until SIGTERM; health and metrics over HTTP"
+  )
+)
