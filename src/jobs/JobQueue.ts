@@ -61,7 +61,7 @@ export interface JobStatus {
   readonly cancelRequested: boolean
   readonly progress: JobProgress | null
   readonly attempts: { readonly made: number; readonly max: number }
-  readonly request: { readonly chars: number; readonly voice: string | null; readonly seed: number; readonly format: string }
+  readonly request: { readonly chars: number; readonly voice: string | null; readonly seed: number | null; readonly format: string | null }
   readonly createdAt: string
   readonly startedAt: string | null
   readonly finishedAt: string | null
@@ -164,7 +164,10 @@ export const make = (settings: JobSettings): Effect.Effect<JobQueue, never, Scop
       )
 
     const statusOf = (job: Job<JobData, JobResult>, state: string, cancelled: boolean): JobStatus => {
-      const request = job.data.request
+      // Whatever is in Redis: a job written past the API may hold anything.
+      const request: Partial<Record<keyof AcceptedJob, unknown>> = typeof job.data?.request === "object" && job.data.request !== null
+        ? job.data.request
+        : {}
       const failedReason = job.failedReason === undefined || job.failedReason === "" ? null : job.failedReason
       const jobState: JobState = state === "completed"
         ? "completed"
@@ -186,7 +189,12 @@ export const make = (settings: JobSettings): Effect.Effect<JobQueue, never, Scop
         cancelRequested: cancelled && jobState === "running",
         progress: typeof job.progress === "object" ? job.progress as unknown as JobProgress : null,
         attempts: { made: job.attemptsMade, max: job.opts.attempts ?? 1 },
-        request: { chars: request.text.length, voice: request.voice ?? null, seed: request.seed, format: request.format },
+        request: {
+          chars: typeof request.text === "string" ? request.text.length : 0,
+          voice: typeof request.voice === "string" ? request.voice : null,
+          seed: typeof request.seed === "number" ? request.seed : null,
+          format: typeof request.format === "string" ? request.format : null
+        },
         createdAt: iso(job.timestamp) ?? "",
         startedAt: iso(job.processedOn),
         finishedAt: jobState === "completed" || jobState === "dead-letter" || (jobState === "cancelled" && state === "failed")

@@ -33,6 +33,8 @@ export interface JobSettings {
   readonly stalledCheckMs: number
   /** BARK_JOB_RETENTION_S: how long finished jobs stay queryable in Redis (default 604800, a week). */
   readonly retentionS: number
+  /** BARK_REDIS_CONNECT_TIMEOUT_S: how long a worker waits for Redis at startup before it fails (default 10). */
+  readonly connectTimeoutS: number
   /** BARK_JOBS=off: a `serve` replica does not connect to Redis (no job routes). Default on. */
   readonly enabled: boolean
 }
@@ -55,5 +57,9 @@ export const settings: Config.Config<JobSettings> = Config.all({
   lockMs: Config.Int("BARK_JOB_LOCK_MS").pipe(Config.withDefault(30_000), Config.mapEffect(atLeast("BARK_JOB_LOCK_MS", 1000))),
   stalledCheckMs: Config.Int("BARK_JOB_STALLED_CHECK_MS").pipe(Config.withDefault(30_000), Config.mapEffect(atLeast("BARK_JOB_STALLED_CHECK_MS", 500))),
   retentionS: Config.Int("BARK_JOB_RETENTION_S").pipe(Config.withDefault(604_800), Config.mapEffect(atLeast("BARK_JOB_RETENTION_S", 60))),
+  connectTimeoutS: Config.Number("BARK_REDIS_CONNECT_TIMEOUT_S").pipe(
+    Config.withDefault(10),
+    Config.mapEffect(atLeast("BARK_REDIS_CONNECT_TIMEOUT_S", 0.1))
+  ),
   enabled: Config.Literals(["on", "off"], "BARK_JOBS").pipe(Config.withDefault("on" as const), Config.map((v) => v === "on"))
 })

@@ -14,6 +14,7 @@
  *
  * @since 0.4.0
  */
+import { NodeServices } from "@effect/platform-node"
 import { Context, Effect } from "effect"
 import { BarkEngine } from "../bark/engine/BarkEngine.ts"
 import * as Stage from "../pipeline/Stage.ts"
@@ -35,13 +36,11 @@ export class JobsConnection extends Context.Service<JobsConnection, {
 /** worker: this process, taking jobs. */
 export class JobsWorker extends Context.Service<JobsWorker, JobWorker.JobWorker>()("bark-pipeline/JobsWorker") {}
 
-/** How long `worker` waits for Redis before it fails. */
-const CONNECT_TIMEOUT_MS = 10_000
-
 const connect = Effect.gen(function*() {
   const settings = yield* Settings.settings
   const queue = yield* JobQueue.make(settings)
-  const store = yield* ResultsStore.make(settings.resultsDir)
+  // Node's file system whether or not the run provides one (the service runs on Node).
+  const store = yield* ResultsStore.make(settings.resultsDir).pipe(Effect.provide(NodeServices.layer))
   return { settings, queue, store }
 })
 
@@ -77,7 +76,7 @@ export const worker = Stage.make({
     const listener = yield* HttpListener
     const engine = yield* BarkEngine
     const { settings, queue, store } = yield* connect
-    yield* queue.awaitConnected(CONNECT_TIMEOUT_MS).pipe(
+    yield* queue.awaitConnected(settings.connectTimeoutS * 1000).pipe(
       Effect.mapError((e) => new StageFatal({ message: e.message, remediation: e.remediation, errorTag: "RedisUnreachable" }))
     )
     const { shutdownGraceS } = yield* ServerSettings.settings

@@ -20,8 +20,8 @@ import type { Jobs, ServerStateShape } from "./ServerState.ts"
 
 export interface JobRouteDeps {
   readonly state: ServerStateShape
-  /** The request body as JSON, with the service's body-size limit and errors. */
-  readonly readJson: Effect.Effect<unknown, ApiError, HttpServerRequest.HttpServerRequest>
+  /** The request body as JSON, at most `limitBytes`, with the service's errors. */
+  readonly readJson: (limitBytes: number) => Effect.Effect<unknown, ApiError, HttpServerRequest.HttpServerRequest>
 }
 
 const LIST_STATES = ["dead-letter", "completed", "queued", "running"] as const
@@ -71,7 +71,8 @@ export const make = ({ state, readJson }: JobRouteDeps) => {
 
   const create = Effect.gen(function*() {
     const jobs = yield* available
-    const body = yield* readJson
+    // Room for the longest text a job takes, in UTF-8's worst case, and the other fields.
+    const body = yield* readJson(jobs.queue.settings.maxTextChars * 4 + 65_536)
     const request = yield* JobRequest.check(body, {
       maxTextChars: jobs.queue.settings.maxTextChars,
       voices: state.engine()?.voices

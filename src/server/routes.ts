@@ -133,9 +133,9 @@ export const make = (deps: RouteDeps) => {
 
   const maxBody = ByteSize.bytes(settings.maxBodyBytes)
 
-  const readBody = <A>(schema: Schema.ConstraintDecoder<A, never>) =>
+  const readBody = <A>(schema: Schema.ConstraintDecoder<A, never>, limitBytes = settings.maxBodyBytes) =>
     HttpServerRequest.schemaBodyJson(schema, { errors: "all" }).pipe(
-      Effect.provideService(HttpIncomingMessage.MaxBodySize, maxBody),
+      Effect.provideService(HttpIncomingMessage.MaxBodySize, limitBytes === settings.maxBodyBytes ? maxBody : ByteSize.bytes(limitBytes)),
       Effect.catchTags({
         SchemaError: (e) =>
           Effect.fail(badRequest("InvalidRequest", `invalid request body: ${e.message}`, "fix the fields named above (see the README for the body schema)")),
@@ -145,8 +145,8 @@ export const make = (deps: RouteDeps) => {
               ? new ApiError({
                 status: 413,
                 tag: "BodyTooLarge",
-                message: `the request body is larger than ${settings.maxBodyBytes} bytes (BARK_MAX_BODY_BYTES)`,
-                remediation: "send a shorter text, or raise BARK_MAX_BODY_BYTES"
+                message: `the request body is larger than ${limitBytes} bytes (BARK_MAX_BODY_BYTES; for jobs, from BARK_JOB_MAX_TEXT_CHARS)`,
+                remediation: "send a shorter text, or raise BARK_MAX_BODY_BYTES (BARK_JOB_MAX_TEXT_CHARS for jobs)"
               })
               : badRequest("InvalidJson", `the request body is not valid JSON: ${e.message}`, "send a JSON object with Content-Type: application/json")
           )
@@ -413,7 +413,7 @@ export const make = (deps: RouteDeps) => {
     })
   })
 
-  const jobRoutes = JobRoutes.make({ state, readJson: readBody(Schema.Unknown) })
+  const jobRoutes = JobRoutes.make({ state, readJson: (limitBytes) => readBody(Schema.Unknown, limitBytes) })
 
   /** The job queue as /health shows it. */
   const jobsHealth = () => {

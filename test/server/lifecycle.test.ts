@@ -42,7 +42,7 @@ describe("readiness", () => {
     expect(starting.status).toBe(503)
     const body = await json(starting)
     expect(body.status).toBe("starting")
-    expect(body.report.results.map((r: { stage: string }) => r.stage)).toEqual(["listen"])
+    expect(body.report.results.map((r: { stage: string }) => r.stage)).toEqual(["listen", "jobs"])
     const early = await postJson(`${server.url}/synthesize`, { text: "too early" })
     expect(early.status).toBe(503)
     expect(early.headers.get("retry-after")).not.toBeNull()

@@ -19,7 +19,7 @@ describe("synthesis service routes (mock profile)", () => {
     expect(ready.status).toBe(200)
     const body = await json(ready)
     expect(body.status).toBe("ready")
-    expect(body.report.results.map((r: { stage: string }) => r.stage)).toEqual(["listen", "environment", "cache-dirs", "mock-engine", "serve"])
+    expect(body.report.results.map((r: { stage: string }) => r.stage)).toEqual(["listen", "jobs", "environment", "cache-dirs", "mock-engine", "serve"])
 
     const health = await json(await fetch(`${server.url}/health`))
     expect(health.engine).toBe("mock")

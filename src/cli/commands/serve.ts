@@ -40,7 +40,7 @@ const flags = {
 type Start = (profile: Pipeline.Any, options: Runner.RunOptions) => Effect.Effect<Server.Running, Runner.PipelineFailed, Scope.Scope>
 
 /** Starts a service (serve or worker) for the flags and keeps it up until interrupted, then drains. */
-const runService = (start: Start, doing: string) => (input: {
+const runService = (start: Start, doing: string, draining: string) => (input: {
   readonly profile: string
   readonly host: Option.Option<string>
   readonly port: Option.Option<number>
@@ -68,16 +68,16 @@ const runService = (start: Start, doing: string) => (input: {
     yield* Console.error(`${doing} ${recipe.name} on ${running.url} (${readiness.reason}); SIGTERM or Ctrl-C drains and stops`)
     yield* Effect.never.pipe(
       Effect.onInterrupt(() =>
-        Console.error("shutting down: draining in-flight work").pipe(Effect.andThen(running.drain), Effect.andThen(markGracefulStop))
+        Console.error(`shutting down: draining ${draining}`).pipe(Effect.andThen(running.drain), Effect.andThen(markGracefulStop))
       )
     )
   }))
 
-export const command = Command.make("serve", flags, runService(Server.start, "serving")).pipe(
+export const command = Command.make("serve", flags, runService(Server.start, "serving", "in-flight requests")).pipe(
   Command.withDescription("serve synthesis over HTTP: listen, run the startup recipe of a profile, serve until SIGTERM")
 )
 
-export const workerCommand = Command.make("worker", flags, runService(Server.startWorker, "taking jobs with")).pipe(
+export const workerCommand = Command.make("worker", flags, runService(Server.startWorker, "taking jobs with", "in-flight requests and running jobs")).pipe(
   Command.withDescription(
     "take synthesis jobs from the queue (BARK_REDIS_URL): run the startup recipe of a profile, then work until SIGTERM; health and metrics over HTTP"
   )
