@@ -21,6 +21,8 @@ import { Cause, Effect, Exit, Metric, Option, Schedule, Stream } from "effect"
 import { type Job, UnrecoverableError, Worker } from "bullmq"
 import type { BarkEngine, SynthesisOptions, SynthesisProgress } from "../bark/engine/BarkEngine.ts"
 import { collectSynthesis } from "../bark/engine/assemble.ts"
+import * as ProgressSpans from "../observability/progressSpans.ts"
+import { withParent } from "../observability/traceContext.ts"
 import * as Encoders from "../server/encoders.ts"
 import * as Metrics from "../server/Metrics.ts"
 import * as JobRequest from "./JobRequest.ts"
@@ -92,9 +94,10 @@ export const start = (options: WorkerOptions): Effect.Effect<JobWorker, never, S
         )
         if (yield* queue.isCancelled(id).pipe(Effect.orElseSucceed(() => false))) return yield* Effect.fail(new Cancelled())
         const tracker = progressTracker(0)
+        const spans = yield* ProgressSpans.make
         const synthesisOptions: SynthesisOptions = {
           seed: request.seed,
-          onProgress: tracker.onProgress,
+          onProgress: ProgressSpans.both(tracker.onProgress, spans.onProgress),
           ...(request.voice === undefined ? {} : { voice: request.voice }),
           ...(request.temperatures === undefined ? {} : { temperatures: request.temperatures }),
           ...(request.carryHistory === undefined ? {} : { carryHistory: request.carryHistory })
@@ -110,12 +113,14 @@ export const start = (options: WorkerOptions): Effect.Effect<JobWorker, never, S
           const cancelled = signal?.aborted === true || (yield* queue.isCancelled(id).pipe(Effect.orElseSucceed(() => false)))
           if (cancelled) return yield* Effect.fail(new Cancelled())
         }).pipe(Effect.repeat(Schedule.spaced("500 millis")), Effect.andThen(Effect.never))
-        const synthesis = yield* Effect.raceFirst(generate, watch)
+        const synthesis = yield* Effect.raceFirst(generate, watch).pipe(Effect.onExit((exit) => spans.end(exit)))
         const final = tracker.take()
         if (final !== undefined) yield* Effect.tryPromise(() => job.updateProgress(final as never)).pipe(Effect.ignore)
         const audio = synthesis.audio
-        const bytes = yield* Encoders.encodeWhole(request.format, audio, engine.sampleRate)
-        const file = yield* store.write(id, request.format, bytes)
+        const bytes = yield* Encoders.encodeWhole(request.format, audio, engine.sampleRate).pipe(
+          Effect.withSpan("encode", { attributes: { "bark.format": request.format } })
+        )
+        const file = yield* store.write(id, request.format, bytes).pipe(Effect.withSpan("store"))
         return {
           file,
           format: request.format,
@@ -145,7 +150,11 @@ export const start = (options: WorkerOptions): Effect.Effect<JobWorker, never, S
       active++
       const started = performance.now()
       const exit = await Effect.runPromiseExit(Effect.provideContext(
-        attempt(job, signal).pipe(Effect.withSpan("job", { attributes: { "job.id": job.id ?? "", "job.attempt": job.attemptsMade + 1 } })),
+        attempt(job, signal).pipe(
+          Effect.withSpan("job", { kind: "consumer", attributes: { "job.id": job.id ?? "", "job.attempt": job.attemptsMade + 1 } }),
+          // The job's spans join the trace of the request that enqueued it.
+          withParent(job.data?.traceparent)
+        ),
         context
       ))
       active--

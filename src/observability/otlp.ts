@@ -40,7 +40,7 @@
  *
  * @since 0.4.0
  */
-import { Config, Duration, Effect, Layer, Schema } from "effect"
+import { Cause, Config, Duration, Effect, Layer, Schema } from "effect"
 import { FetchHttpClient } from "effect/http"
 import { OtlpLogger, OtlpMetrics, OtlpSerialization, OtlpTracer } from "effect/observability"
 import { createRequire } from "node:module"
@@ -216,3 +216,18 @@ export const fromSettings = (s: OtlpSettings): Layer.Layer<never> => {
  * @since 0.4.0
  */
 export const layer: Layer.Layer<never, Config.ConfigError> = Layer.unwrap(Effect.map(settings, fromSettings))
+
+/**
+ * {@link layer} for long-running commands: a bad OTEL_* setting logs a
+ * warning that names it and the program runs without export, rather than
+ * failing to start.
+ *
+ * @since 0.4.0
+ */
+export const layerOrWarn: Layer.Layer<never> = layer.pipe(
+  Layer.catchCause((cause) =>
+    Layer.effectDiscard(Effect.logWarning(
+      `OpenTelemetry export is off: ${Cause.pretty(cause).split("\n")[0]}; fix the OTEL_* variable named above, or unset OTEL_EXPORTER_OTLP_ENDPOINT`
+    ))
+  )
+)

@@ -6,7 +6,8 @@
  * @since 0.1.0
  */
 import type { Scope } from "effect"
-import { Context, Effect, Metric } from "effect"
+import { Context, Effect, Layer, Metric } from "effect"
+import * as Otlp from "../observability/otlp.ts"
 import type * as Pipeline from "../pipeline/Pipeline.ts"
 import * as Runner from "../pipeline/Runner.ts"
 import type { PipelineReport } from "../pipeline/StageResult.ts"
@@ -37,8 +38,10 @@ export const startWorker = (profile: Pipeline.Any, options: Runner.RunOptions = 
 const startRecipe = (pipeline: Pipeline.Any, options: Runner.RunOptions): Effect.Effect<Running, Runner.PipelineFailed, Scope.Scope> =>
   Effect.gen(function*() {
     const state = ServerState.make()
+    // OTLP export (when OTEL_EXPORTER_OTLP_ENDPOINT is set) for as long as the server runs, of this server's metrics.
+    const otlp = yield* Layer.build(Otlp.layerOrWarn)
     const run = Runner.run(pipeline, { ...options, sinks: [...(options.sinks ?? []), state.sink] })
-    const { context, report } = yield* run.pipe(Effect.provideService(ServerState.ServerState, state))
+    const { context, report } = yield* run.pipe(Effect.provideService(ServerState.ServerState, state), Effect.provideContext(otlp))
     const listener = Context.get(context as Context.Context<HttpListener>, HttpListener)
     return { url: listener.url, report, state, drain: listener.drain }
   }).pipe(Effect.provideService(Metric.MetricRegistry, new Map())) as Effect.Effect<

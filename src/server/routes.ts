@@ -21,6 +21,7 @@ import * as JobRoutes from "./jobRoutes.ts"
 import type { SpeechFormat } from "./encoders.ts"
 import type { MemoryMonitor } from "./MemoryMonitor.ts"
 import * as Metrics from "./Metrics.ts"
+import * as ProgressSpans from "../observability/progressSpans.ts"
 import * as Speed from "./speed.ts"
 import { resolveVoice } from "./openaiVoices.ts"
 import { SpeechRequest, SynthesizeRequest } from "./schemas.ts"
@@ -208,8 +209,9 @@ export const make = (deps: RouteDeps) => {
     Effect.gen(function*() {
       const started = yield* admit
       const meter = progressMeter()
-      const result = yield* engine.synthesize(text, { ...options, onProgress: meter.onProgress }).pipe(
-        Effect.onExit((exit) => outcome(exit)),
+      const spans = yield* ProgressSpans.make
+      const result = yield* engine.synthesize(text, { ...options, onProgress: ProgressSpans.both(meter.onProgress, spans.onProgress) }).pipe(
+        Effect.onExit((exit) => Effect.andThen(spans.end(exit), outcome(exit))),
         Effect.mapError(fromSynthesisError)
       )
       yield* meter.finish

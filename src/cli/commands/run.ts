@@ -6,6 +6,7 @@
  */
 import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
+import * as Otlp from "../../observability/otlp.ts"
 import * as Runner from "../../pipeline/Runner.ts"
 import * as ConsoleSink from "../../pipeline/sinks/console.ts"
 import * as JsonlSink from "../../pipeline/sinks/jsonl.ts"
@@ -44,7 +45,7 @@ export const runPipeline = (
     const sinks: Array<TraceSink> = [ConsoleSink.make()]
     if (Option.isSome(options.trace)) sinks.push(yield* JsonlSink.make(options.trace.value))
     const result = yield* Effect.result(
-      Runner.run(pipeline, { sinks, config: options.set, probes: [Environment.probe] })
+      Runner.run(pipeline, { sinks, config: options.set, probes: [Environment.probe] }).pipe(Effect.provide(Otlp.layerOrWarn))
     )
     const report = result._tag === "Success" ? result.success.report : result.failure.report
     if (options.json) yield* Console.log(JSON.stringify(report, null, 2))
