@@ -146,6 +146,9 @@ export const initialize = Effect.gen(function*() {
     yield* Metric.update(Metric.withAttributes(generations, { outcome }), 0)
   }
   yield* Metric.update(ready, 0)
+  for (const outcome of ["completed", "retry", "dead-letter", "cancelled"] as const) {
+    yield* Metric.update(Metric.withAttributes(jobsProcessed, { outcome }), 0)
+  }
 })
 
 /** The exposition text. */
