@@ -66,6 +66,9 @@ export { openModels, SUB_MODELS, type SubModel } from "./bark/loadModels.ts"
 export { encodeWav, type Wav, WavError, type WavFormat } from "./bark/wav.ts"
 export { DTYPES, type Dtype } from "./bark/dtype.ts"
 export { startup }
+export { connectJobs, type JobsClient, type JobsClientOptions } from "./jobs/client.ts"
+export type { JobProgress, JobResult, JobState, JobStatus } from "./jobs/JobQueue.ts"
+export type { JobRequest } from "./jobs/JobRequest.ts"
 
 /** Decodes a 16-bit PCM or float32 WAV file; throws a `WavError` saying what is wrong otherwise. */
 export const decodeWav = (bytes: Uint8Array): Wav => Effect.runSync(decodeWavEffect(bytes))

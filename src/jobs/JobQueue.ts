@@ -209,9 +209,11 @@ export const make = (settings: JobSettings): Effect.Effect<JobQueue, never, Scop
 
     const get = (id: string) =>
       Effect.gen(function*() {
+        // The state first: a job read after it is as new as the state or newer (a completed job has its result).
+        const [state, cancelled] = yield* Effect.all([call(() => queue.getJobState(id)), isCancelled(id)])
+        if (state === "unknown") return undefined
         const job = yield* call(() => queue.getJob(id) as Promise<Job<JobData, JobResult> | undefined>)
         if (job === undefined) return undefined
-        const [state, cancelled] = yield* Effect.all([call(() => job.getState()), isCancelled(id)])
         return statusOf(job, state, cancelled)
       })
 

@@ -10,6 +10,7 @@ import * as path from "node:path"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import { makeMockEngine } from "../../src/bark/engine/mock.ts"
 import { ExitCode } from "../../src/cli/CliExit.ts"
+import { connectJobs } from "../../src/index.ts"
 import * as Encoders from "../../src/server/encoders.ts"
 import {
   awaitJob,
@@ -41,8 +42,15 @@ const audioOf = async (url: string, id: string) => {
   return new Uint8Array(await response.arrayBuffer())
 }
 
-const LONG = "The first sentence of a long script. Then a second one follows it. A third sentence comes after that. " +
-  "And a fourth one closes the paragraph. A fifth starts the next. The sixth is the last."
+/** Three long-form chunks ("sentences" in a job's progress). */
+const LONG = [
+  "The first sentence of a long script opens the scene with a view over the harbour at dawn.",
+  "Then a second one follows it, describing the boats that leave one after another.",
+  "A third sentence comes after that and names the fisherman who waits on the pier.",
+  "And a fourth one closes the paragraph with the sound of the gulls above the water.",
+  "A fifth starts the next part of the story, in the market where the catch is sold.",
+  "The sixth is the last, and it brings the narrator back to the quiet of the evening."
+].join(" ")
 
 describe.skipIf(!hasRedis)("synthesis jobs on BullMQ + Redis", () => {
   let redis: RedisServer
@@ -93,7 +101,8 @@ describe.skipIf(!hasRedis)("synthesis jobs on BullMQ + Redis", () => {
     const running = await awaitJob(api.url, job.id, ["running", "completed"])
     const done = await awaitJob(api.url, job.id, ["completed"])
     expect(done.attempts.made).toBe(1)
-    expect(done.progress.sentences.done).toBe(done.progress.sentences.total)
+    expect(done.progress.sentences).toEqual({ done: 3, total: 3 })
+    expect(done.result.sentences).toBe(3)
     expect(done.progress.tokens).toBeGreaterThan(0)
     expect(running.state === "completed" || running.startedAt !== null).toBe(true)
     expect(done.result).toMatchObject({ format: "wav", seed: 42, url: `/v1/jobs/${job.id}/audio`, sampleRate: 24_000 })
@@ -195,7 +204,7 @@ describe.skipIf(!hasRedis)("synthesis jobs on BullMQ + Redis", () => {
     const cancelQueued = await json(await fetch(`${api.url}/v1/jobs/${queued.id}`, { method: "DELETE" }))
     expect(cancelQueued.state).toBe("cancelled")
     const stopped = await awaitJob(api.url, running.id, ["cancelled"], 10_000)
-    // It stopped well before its six sentences were done.
+    // It stopped before its three chunks were done.
     expect(stopped.progress?.sentences.done ?? 0).toBeLessThan(3)
     expect(stopped.attempts.made).toBe(1)
     const audio = await fetch(`${api.url}/v1/jobs/${running.id}/audio`)
@@ -302,5 +311,32 @@ describe.skipIf(!hasRedis)("synthesis jobs on BullMQ + Redis", () => {
     expect(code).toBe(ExitCode.ok)
     expect(worker.stderr()).toContain("draining in-flight requests and running jobs")
     expect((await awaitJob(api.url, job.id, ["completed"])).attempts.made).toBe(1)
+  })
+
+  it("the library call: connectJobs submits, waits and cancels from a plain Node program", async () => {
+    // Slow enough that the cancel lands while the long job still runs (the worker looks every 0.5 s).
+    const worker = await start("worker", { BARK_MOCK_LATENCY_MS: "1500" })
+    const jobs = await connectJobs({ redisUrl: redis.url })
+    try {
+      const submitted = await jobs.submit({ text: "From the library.", voice: "v2/en_speaker_2", seed: 9 })
+      expect(submitted.state).toBe("queued")
+      const done = await jobs.wait(submitted.id, { pollMs: 50 })
+      expect(done.result?.file).toBe(`${submitted.id}.wav`)
+      expect(new Uint8Array(fs.readFileSync(path.join(base["BARK_RESULTS_DIR"]!, done.result!.file)))).toEqual(
+        await expectedWav("From the library.", "v2/en_speaker_2", 9)
+      )
+      await expect(jobs.submit({ text: "  " })).rejects.toMatchObject({ _tag: "JobRejected", param: "text" })
+      const long = await jobs.submit({ text: LONG })
+      await waitFor("the job to start", async () => (await jobs.status(long.id))?.state === "running" || undefined)
+      await jobs.cancel(long.id)
+      await expect(jobs.wait(long.id, { pollMs: 50 })).rejects.toThrow(/cancelled/)
+      expect(worker.child.exitCode).toBeNull()
+    } finally {
+      await jobs.close()
+    }
+    await expect(connectJobs({ redisUrl: "redis://127.0.0.1:1", connectTimeoutMs: 300 })).rejects.toMatchObject({
+      _tag: "JobsUnavailable",
+      remediation: expect.stringMatching(/BARK_REDIS_URL/)
+    })
   })
 })
