@@ -23,6 +23,37 @@ export interface DecoderStep {
   readonly state: DecoderState
 }
 
+/** A sequence's place in a `DecoderBatch`. Opaque; valid until released. */
+export interface BatchSlot {
+  /** Number of positions in its cache. */
+  readonly length: number
+}
+
+/**
+ * Several sequences decoded together: each step runs the model once for all
+ * of them, so the weights are read once per step instead of once per
+ * sequence. Sequences join (prefill, alone), step together and leave at any
+ * step boundary; each keeps its own cache and position.
+ */
+export interface DecoderBatch {
+  /** Sequences in the batch. */
+  readonly size: number
+  /**
+   * Prefills `ids` alone into a new slot, or into `restart` (whose cache is
+   * emptied first), and returns the slot with the logits of its last position.
+   */
+  readonly prefill: (
+    ids: Int32Array,
+    options?: { readonly mergeContext?: boolean; readonly restart?: BatchSlot }
+  ) => Effect.Effect<{ readonly slot: BatchSlot; readonly logits: Float32Array }, InferenceError>
+  /** Appends one token to each listed sequence in one run; the logits in the order given. */
+  readonly step: (
+    entries: ReadonlyArray<{ readonly slot: BatchSlot; readonly id: number }>
+  ) => Effect.Effect<ReadonlyArray<Float32Array>, InferenceError>
+  /** Frees a sequence's slot. */
+  readonly release: (slot: BatchSlot) => void
+}
+
 /** A causal GPT with a KV cache: Bark's semantic ("text") and coarse models. */
 export interface CausalLM {
   readonly outputVocabSize: number
@@ -37,6 +68,11 @@ export interface CausalLM {
   ) => Effect.Effect<DecoderStep, InferenceError>
   /** Appends one token to the cached sequence. */
   readonly step: (state: DecoderState, id: number) => Effect.Effect<DecoderStep, InferenceError>
+  /**
+   * An empty batch, for decoding several sequences at once. Models without
+   * one are batched one sequence at a time (`batchOf` in ./generate/batch.ts).
+   */
+  readonly batch?: () => DecoderBatch
 }
 
 /** The non-causal fine model over a 1024-frame window of 8 codebooks. */

@@ -14,7 +14,8 @@
  */
 import { Effect } from "effect"
 import type { InferenceError } from "../../onnx/InferenceError.ts"
-import type { CausalLM, DecoderStep } from "../models.ts"
+import type { CausalLM } from "../models.ts"
+import * as Batch from "./batch.ts"
 import { type Codes, makeCodes } from "./Codes.ts"
 import {
   BLOCK_SIZE,
@@ -129,12 +130,16 @@ const checkInput = (semantic: Int32Array, maxCoarseHistory: number, slidingWindo
   return Effect.void
 }
 
-/** Generates codebooks 0..1 (`2 × T`, codes 0..1023) for semantic tokens. */
-export const generateCoarse = Effect.fn("bark.generateCoarse")(function*(
-  model: CausalLM,
+/**
+ * The decoding of one coarse sequence (see ./batch.ts), after checking its
+ * inputs: window after window, each a prefill of its context (or, while the
+ * context does not slide yet, a step that continues the previous window)
+ * and then one token per step.
+ */
+export const coarseDecoding = Effect.fn("bark.coarseDecoding")(function*(
   semantic: Int32Array,
   options: CoarseOptions
-): Effect.fn.Return<Codes, InferenceError | GenerationInputError | InvalidVoicePrompt> {
+): Effect.fn.Return<Batch.Decoding<Codes>, GenerationInputError | InvalidVoicePrompt> {
   const temp = options.temp ?? 0.7
   const topK = options.topK ?? null
   const topP = options.topP ?? null
@@ -161,9 +166,24 @@ export const generateCoarse = Effect.fn("bark.generateCoarse")(function*(
   const pick = makeTokenSampler({ temp, topK, topP }, options.sampler)
   const candidates = new Float32Array(CODEBOOK_SIZE)
   let step = 0
-  // The previous window: its context, where its tokens start in `coarse`, and its decoder state.
-  let previous: { readonly input: Int32Array; readonly firstToken: number; readonly out: DecoderStep } | undefined
-  while (step < steps) {
+  // The window running (its context, where its tokens start in `coarse`, where it ends), and the one before it.
+  let current: { readonly input: Int32Array; readonly firstToken: number; readonly end: number } | undefined
+  let previous: { readonly input: Int32Array; readonly firstToken: number } | undefined
+
+  const result = (): Codes => {
+    const frames = steps / N_COARSE_CODEBOOKS
+    const codes = makeCodes(N_COARSE_CODEBOOKS, frames)
+    const generated = coarse.subarray(history.coarse.length)
+    for (let t = 0; t < frames; t++) {
+      for (let k = 0; k < N_COARSE_CODEBOOKS; k++) {
+        codes.data[k * frames + t] = generated[t * N_COARSE_CODEBOOKS + k]! - SEMANTIC_VOCAB_SIZE - k * CODEBOOK_SIZE
+      }
+    }
+    return codes
+  }
+
+  /** The next window: a prefill of its context, or a step when it continues the previous one. */
+  const openWindow = (): Batch.Need<Codes> => {
     const semanticIndex = history.semantic.length + roundHalfEven(step / SEMANTIC_TO_COARSE_RATIO)
     const from = Math.max(0, semanticIndex - maxSemanticHistory)
     const window = allSemantic.subarray(from, from + CONTEXT_FIELD_LENGTH)
@@ -172,33 +192,39 @@ export const generateCoarse = Effect.fn("bark.generateCoarse")(function*(
     input.set(window)
     input[CONTEXT_FIELD_LENGTH] = COARSE_INFER_TOKEN
     input.set(context, CONTEXT_FIELD_LENGTH + 1)
-
     const continues = previous !== undefined && continuesWindow(input, previous.input, coarse.subarray(previous.firstToken, coarseLength))
-    let out = continues ? yield* model.step(previous!.out.state, input[input.length - 1]!) : yield* model.prefill(input)
-    const firstToken = coarseLength
-    const windowEnd = Math.min(step + windowLen, steps)
-    while (true) {
-      // even steps pick a codebook-0 id, odd steps a codebook-1 id
-      const offset = SEMANTIC_VOCAB_SIZE + (step % 2) * CODEBOOK_SIZE
-      candidates.set(out.logits.subarray(offset, offset + CODEBOOK_SIZE))
-      const next = pick(candidates) + offset
-      coarse[coarseLength++] = next
-      step++
-      yield* report(options.onProgress, step, steps)
-      if (step === windowEnd) break
-      yield* Effect.yieldNow
-      out = yield* model.step(out.state, next)
-    }
-    previous = { input, firstToken, out }
+    current = { input, firstToken: coarseLength, end: Math.min(step + windowLen, steps) }
+    return continues ? Batch.step(input[input.length - 1]!) : Batch.prefill(input)
   }
 
-  const frames = steps / N_COARSE_CODEBOOKS
-  const codes = makeCodes(N_COARSE_CODEBOOKS, frames)
-  const generated = coarse.subarray(history.coarse.length)
-  for (let t = 0; t < frames; t++) {
-    for (let k = 0; k < N_COARSE_CODEBOOKS; k++) {
-      codes.data[k * frames + t] = generated[t * N_COARSE_CODEBOOKS + k]! - SEMANTIC_VOCAB_SIZE - k * CODEBOOK_SIZE
-    }
+  return {
+    next: () => {
+      if (step >= steps) return Batch.done(result())
+      if (current === undefined) return openWindow()
+      return Batch.step(coarse[coarseLength - 1]!)
+    },
+    accept: (logits) =>
+      Effect.suspend(() => {
+        // even steps pick a codebook-0 id, odd steps a codebook-1 id
+        const offset = SEMANTIC_VOCAB_SIZE + (step % 2) * CODEBOOK_SIZE
+        candidates.set(logits.subarray(offset, offset + CODEBOOK_SIZE))
+        coarse[coarseLength++] = pick(candidates) + offset
+        step++
+        if (step === current!.end) {
+          previous = current
+          current = undefined
+        }
+        return report(options.onProgress, step, steps)
+      })
   }
-  return codes
 })
+
+/** Generates codebooks 0..1 (`2 × T`, codes 0..1023) for semantic tokens. */
+export const generateCoarse = (
+  model: CausalLM,
+  semantic: Int32Array,
+  options: CoarseOptions
+): Effect.Effect<Codes, InferenceError | GenerationInputError | InvalidVoicePrompt> =>
+  Effect.flatMap(coarseDecoding(semantic, options), (decoding) => Batch.drive(model, decoding)).pipe(
+    Effect.withSpan("bark.generateCoarse")
+  )

@@ -23,6 +23,7 @@ import { GenerationInputError, type InvalidVoicePrompt } from "./errors.ts"
 import { type Progress, report } from "./Progress.ts"
 import { checkSamplingParams, makeTokenSampler, type Sampler } from "./sampling.ts"
 import { validateVoicePrompt, type VoicePrompt } from "./VoicePrompt.ts"
+import * as Batch from "./batch.ts"
 
 export interface SemanticParams {
   /** Default 0.7. */
@@ -84,12 +85,15 @@ const checkTextIds = (textIds: ArrayLike<number>): Effect.Effect<void, Generatio
   return Effect.void
 }
 
-/** Generates semantic tokens for BERT text ids (without the 10 048 offset). */
-export const generateSemantic = Effect.fn("bark.generateSemantic")(function*(
-  model: CausalLM,
+/**
+ * The decoding of one semantic sequence (see ./batch.ts), after checking its
+ * inputs: a prefill of the text and history fields, then one token per step
+ * until EOS or a length limit.
+ */
+export const semanticDecoding = Effect.fn("bark.semanticDecoding")(function*(
   textIds: ArrayLike<number>,
   options: SemanticOptions
-): Effect.fn.Return<SemanticResult, InferenceError | GenerationInputError | InvalidVoicePrompt> {
+): Effect.fn.Return<Batch.Decoding<SemanticResult>, GenerationInputError | InvalidVoicePrompt> {
   const temp = options.temp ?? 0.7
   const topK = options.topK ?? null
   const topP = options.topP ?? null
@@ -111,35 +115,42 @@ export const generateSemantic = Effect.fn("bark.generateSemantic")(function*(
   const tokens = new Int32Array(MAX_SEMANTIC_TOKENS)
   let count = 0
   let duration = 0
-  let stop: SemanticStop
+  let stop: SemanticStop | undefined
+  let started = false
 
-  let out = yield* model.prefill(semanticInput(textIds, options.history?.semantic), { mergeContext: true })
-  while (true) {
-    candidates.set(out.logits.subarray(0, candidates.length))
-    const next = pick(candidates)
-    if (allowEarlyStop) {
-      if (next === SEMANTIC_PAD_TOKEN) {
-        stop = "eos"
-        break
-      }
-      if (eosThreshold !== null && candidates[SEMANTIC_PAD_TOKEN]! >= eosThreshold) {
-        stop = "min-eos-p"
-        break
-      }
-    }
-    tokens[count++] = next
-    duration += 1 / SEMANTIC_RATE_HZ
-    yield* report(options.onProgress, count, MAX_SEMANTIC_TOKENS)
-    if (maxGenDurationS !== null && duration > maxGenDurationS) {
-      stop = "max-duration"
-      break
-    }
-    if (count === MAX_SEMANTIC_TOKENS) {
-      stop = "max-tokens"
-      break
-    }
-    yield* Effect.yieldNow
-    out = yield* model.step(out.state, next)
+  const finish = (reason: SemanticStop) => {
+    stop = reason
   }
-  return { tokens: tokens.slice(0, count), stop, droppedTextIds }
+  return {
+    next: () => {
+      if (!started) return Batch.prefill(semanticInput(textIds, options.history?.semantic), true)
+      if (stop !== undefined) return Batch.done({ tokens: tokens.slice(0, count), stop, droppedTextIds })
+      return Batch.step(tokens[count - 1]!)
+    },
+    accept: (logits) =>
+      Effect.suspend(() => {
+        started = true
+        candidates.set(logits.subarray(0, candidates.length))
+        const next = pick(candidates)
+        if (allowEarlyStop) {
+          if (next === SEMANTIC_PAD_TOKEN) return Effect.sync(() => finish("eos"))
+          if (eosThreshold !== null && candidates[SEMANTIC_PAD_TOKEN]! >= eosThreshold) return Effect.sync(() => finish("min-eos-p"))
+        }
+        tokens[count++] = next
+        duration += 1 / SEMANTIC_RATE_HZ
+        if (maxGenDurationS !== null && duration > maxGenDurationS) finish("max-duration")
+        else if (count === MAX_SEMANTIC_TOKENS) finish("max-tokens")
+        return report(options.onProgress, count, MAX_SEMANTIC_TOKENS)
+      })
+  }
 })
+
+/** Generates semantic tokens for BERT text ids (without the 10 048 offset). */
+export const generateSemantic = (
+  model: CausalLM,
+  textIds: ArrayLike<number>,
+  options: SemanticOptions
+): Effect.Effect<SemanticResult, InferenceError | GenerationInputError | InvalidVoicePrompt> =>
+  Effect.flatMap(semanticDecoding(textIds, options), (decoding) => Batch.drive(model, decoding)).pipe(
+    Effect.withSpan("bark.generateSemantic")
+  )

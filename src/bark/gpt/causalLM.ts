@@ -1,7 +1,10 @@
 /**
  * `CausalLM` (Bark's semantic and coarse models) on an onnxruntime session of
- * the causal GPT graph. Each sequence owns a `KvCache`; a `DecoderState` is a
- * handle on it that `step` consumes (the buffers are updated in place, so an
+ * the causal GPT graph. A `DecoderBatch` holds the caches of several
+ * sequences in one `KvCache`: each joins with a prefill of its own and then
+ * steps with the others, one run of the model per step for all of them. A
+ * lone sequence (`prefill`/`step`) is a batch of one; its `DecoderState` is
+ * a handle that `step` consumes (the buffers are updated in place, so an
  * older state of the same sequence is refused).
  *
  * @since 0.1.0
@@ -12,7 +15,7 @@ import { float16Bits, float16Tensor } from "../../onnx/float16.ts"
 import type { InferenceBackend, ModelSource } from "../../onnx/InferenceBackend.ts"
 import type { GptConfig } from "../config.ts"
 import { InferenceError } from "../../onnx/InferenceError.ts"
-import type { CausalLM, DecoderState, DecoderStep } from "../models.ts"
+import type { BatchSlot, CausalLM, DecoderBatch, DecoderState, DecoderStep } from "../models.ts"
 import { causalGptGraph, type LogitsFor, names, paddedHeadDim } from "./graph.ts"
 import { type KvBuffer, KvCache, type KvElement } from "./KvCache.ts"
 import type { WeightFormat } from "./weightFormat.ts"
@@ -79,7 +82,6 @@ export const openCausalGpt = Effect.fn("openCausalGpt")(function*(
   const headDim = paddedHeadDim(dims.hidden_size, heads)
   const vocabIn = dims.input_vocab_size
   const vocabOut = dims.output_vocab_size
-  const caches = new WeakMap<DecoderState, KvCache>()
   const kvNames = Array.from({ length: layers }, (_, l) => names.newKeyValues(l))
   const kvElement: KvElement = session.inputTypes[names.pastKey(0)] === "float16" ? "float16" : "float32"
   const kvTensor = (buffer: KvBuffer, dims: ReadonlyArray<number>) =>
@@ -87,37 +89,11 @@ export const openCausalGpt = Effect.fn("openCausalGpt")(function*(
   const kvRows = (data: Tensor["data"]): KvBuffer => (kvElement === "float16" ? float16Bits(data) : data as Float32Array)
 
   const fail = (message: string, remediation: string) => new InferenceError({ model, message, remediation })
-
-  /** Runs `rows` (S rows of T ids, weighted) at positions cache.length.. and appends them to the cache. */
-  const forward = Effect.fnUntraced(function*(cache: KvCache, ids: BigInt64Array, idWeights: Float32Array, rows: number) {
-    const count = ids.length / rows
-    const past = cache.length
-    if (past + count > dims.block_size) {
-      return yield* fail(
-        `the ${model} sequence would reach ${past + count} positions; the model attends over at most ${dims.block_size}`,
-        "shorten the text, the history prompt or the number of generated tokens"
-      )
-    }
-    cache.reserve(past + count)
-    const cacheDims = [1, heads, cache.capacity, headDim]
-    const feeds: Record<string, Tensor> = {
-      [names.inputIds]: new Tensor("int64", ids, [rows, count]),
-      [names.inputWeights]: new Tensor("float32", idWeights, [rows, count]),
-      [names.positionIds]: new Tensor("int64", BigInt64Array.from({ length: count }, (_, t) => BigInt(past + t)), [count]),
-      [names.seqlensK]: new Tensor("int32", Int32Array.of(past + count - 1), [1]),
-      [names.totalSequenceLength]: new Tensor("int32", Int32Array.of(past + count), [])
-    }
-    for (let l = 0; l < layers; l++) {
-      feeds[names.pastKey(l)] = kvTensor(cache.keys[l]!, cacheDims)
-      feeds[names.pastValue(l)] = kvTensor(cache.values[l]!, cacheDims)
-    }
-    const out = yield* session.run(feeds, [names.logits, ...kvNames])
-    kvNames.forEach((name, l) => cache.write(l, kvRows(out[name]!.data), count))
-    cache.length += count
-    const state: DecoderState = { length: cache.length }
-    caches.set(state, cache)
-    return { logits: out[names.logits]!.data as Float32Array, state } satisfies DecoderStep
-  })
+  const tooLong = (positions: number) =>
+    fail(
+      `the ${model} sequence would reach ${positions} positions; the model attends over at most ${dims.block_size}`,
+      "shorten the text, the history prompt or the number of generated tokens"
+    )
 
   const checkIds = (ids: ArrayLike<number>) => {
     for (let i = 0; i < ids.length; i++) {
@@ -132,50 +108,182 @@ export const openCausalGpt = Effect.fn("openCausalGpt")(function*(
     return undefined
   }
 
+  /** The graph's input rows for a prefill: one row, or (merge_context) the text and history fields summed slot by slot. */
+  const prefillRows = (ids: Int32Array, mergeContext: boolean) => {
+    if (!mergeContext) {
+      if (ids.length === 0) return fail(`empty ${model} input`, "pass at least one token id")
+      return { ids: BigInt64Array.from(ids, BigInt), weights: new Float32Array(ids.length).fill(1), rows: 1 }
+    }
+    if (ids.length <= 2 * MERGED_FIELD) {
+      return fail(
+        `merge_context needs more than ${2 * MERGED_FIELD} ids (text field, history field, then at least one more), got ${ids.length}`,
+        "build the semantic input as 256 text slots, 256 history slots and the infer token"
+      )
+    }
+    // Row 0: text field then the rest; row 1: history field, added slot by slot to the text field.
+    const count = ids.length - MERGED_FIELD
+    const merged = new BigInt64Array(2 * count)
+    const weights = new Float32Array(2 * count)
+    for (let t = 0; t < count; t++) {
+      merged[t] = BigInt(ids[t < MERGED_FIELD ? t : t + MERGED_FIELD]!)
+      weights[t] = 1
+      if (t < MERGED_FIELD) {
+        merged[count + t] = BigInt(ids[MERGED_FIELD + t]!)
+        weights[count + t] = 1
+      }
+    }
+    return { ids: merged, weights, rows: 2 }
+  }
+
+  /** A batch of sequences on one KV cache; slot handles follow their sequence when slots move. */
+  const makeBatch = (): DecoderBatch & { readonly cache: KvCache } => {
+    const cache = new KvCache(layers, heads, headDim, kvElement)
+    const handles: Array<{ index: number; length: number; released: boolean }> = []
+    const handleOf = (slot: BatchSlot) => {
+      const handle = slot as { index: number; length: number; released: boolean }
+      return handle.released || handles[handle.index] !== handle ? undefined : handle
+    }
+    const pastFeeds = (feeds: Record<string, Tensor>, view: (buffer: KvBuffer) => KvBuffer, batch: number) => {
+      const cacheDims = [batch, heads, cache.capacity, headDim]
+      for (let l = 0; l < layers; l++) {
+        feeds[names.pastKey(l)] = kvTensor(view(cache.keys[l]!), cacheDims)
+        feeds[names.pastValue(l)] = kvTensor(view(cache.values[l]!), cacheDims)
+      }
+    }
+
+    const prefill: DecoderBatch["prefill"] = (ids, options) =>
+      Effect.gen(function*() {
+        const invalid = checkIds(ids)
+        if (invalid) return yield* invalid
+        const input = prefillRows(ids, options?.mergeContext === true)
+        if (input instanceof InferenceError) return yield* input
+        const count = input.ids.length / input.rows
+        if (count > dims.block_size) return yield* tooLong(count)
+        let handle = options?.restart === undefined ? undefined : handleOf(options.restart)
+        if (options?.restart !== undefined && handle === undefined) {
+          return yield* fail(`a released ${model} batch slot was restarted`, "restart only slots of this batch that are still in it")
+        }
+        if (handle === undefined) {
+          handle = { index: cache.add(), length: 0, released: false }
+          handles.push(handle)
+        }
+        const slot = handle.index
+        cache.lengths[slot] = 0
+        cache.reserve(cache.size, count)
+        const feeds: Record<string, Tensor> = {
+          [names.inputIds]: new Tensor("int64", input.ids, [1, input.rows, count]),
+          [names.inputWeights]: new Tensor("float32", input.weights, [1, input.rows, count]),
+          [names.positionIds]: new Tensor("int64", BigInt64Array.from({ length: count }, (_, t) => BigInt(t)), [1, count]),
+          [names.seqlensK]: new Tensor("int32", Int32Array.of(count - 1), [1]),
+          [names.totalSequenceLength]: new Tensor("int32", Int32Array.of(count), [])
+        }
+        pastFeeds(feeds, (buffer) => cache.slotView(buffer, slot), 1)
+        const out = yield* session.run(feeds, [names.logits, ...kvNames])
+        kvNames.forEach((name, l) => cache.write(l, kvRows(out[name]!.data), slot, count))
+        cache.lengths[slot] = count
+        handle.length = count
+        return { slot: handle, logits: out[names.logits]!.data as Float32Array }
+      })
+
+    const step: DecoderBatch["step"] = (entries) =>
+      Effect.gen(function*() {
+        const size = cache.size
+        // Every occupied slot runs (the batch is one contiguous block); slots not stepping get a dummy token whose
+        // rows and logits are dropped.
+        const tokens = new BigInt64Array(size)
+        const positions = new BigInt64Array(size)
+        const seqlens = new Int32Array(size)
+        const stepping: Array<number> = []
+        let longest = 0
+        for (let s = 0; s < size; s++) longest = Math.max(longest, cache.lengths[s]!)
+        for (const { slot, id } of entries) {
+          const handle = handleOf(slot)
+          if (handle === undefined) return yield* fail(`a released ${model} batch slot was stepped`, "step only slots that are still in the batch")
+          const invalid = checkIds([id])
+          if (invalid) return yield* invalid
+          if (handle.length + 1 > dims.block_size) return yield* tooLong(handle.length + 1)
+          tokens[handle.index] = BigInt(id)
+          stepping.push(handle.index)
+        }
+        for (let s = 0; s < size; s++) {
+          positions[s] = BigInt(Math.min(cache.lengths[s]!, dims.block_size - 1))
+          seqlens[s] = cache.lengths[s]!
+        }
+        cache.reserve(size, longest + 1)
+        const feeds: Record<string, Tensor> = {
+          [names.inputIds]: new Tensor("int64", tokens, [size, 1, 1]),
+          [names.inputWeights]: new Tensor("float32", new Float32Array(size).fill(1), [size, 1, 1]),
+          [names.positionIds]: new Tensor("int64", positions, [size, 1]),
+          [names.seqlensK]: new Tensor("int32", seqlens, [size]),
+          [names.totalSequenceLength]: new Tensor("int32", Int32Array.of(longest + 1), [])
+        }
+        pastFeeds(feeds, (buffer) => cache.batchView(buffer, size), size)
+        const out = yield* session.run(feeds, [names.logits, ...kvNames])
+        const rowWidth = 2 * heads * headDim
+        kvNames.forEach((name, l) => {
+          const rows = kvRows(out[name]!.data)
+          for (const s of stepping) cache.write(l, rows.subarray(s * rowWidth, (s + 1) * rowWidth), s, 1)
+        })
+        for (const s of stepping) handles[s]!.length = ++cache.lengths[s]!
+        const logits = out[names.logits]!.data as Float32Array
+        return entries.map(({ slot }) => {
+          const s = handleOf(slot)!.index
+          return logits.subarray(s * vocabOut, (s + 1) * vocabOut)
+        })
+      })
+
+    const release = (slot: BatchSlot) => {
+      const handle = handleOf(slot)
+      if (handle === undefined) return
+      handle.released = true
+      const moved = cache.remove(handle.index)
+      if (moved !== undefined) {
+        const last = handles[moved]!
+        last.index = handle.index
+        handles[handle.index] = last
+      }
+      handles.pop()
+    }
+
+    return {
+      cache,
+      get size() {
+        return cache.size
+      },
+      prefill,
+      step,
+      release
+    }
+  }
+
+  // One sequence: a batch of its own, and a state per step so a stale one is refused.
+  const sequences = new WeakMap<DecoderState, { readonly batch: ReturnType<typeof makeBatch>; readonly slot: BatchSlot }>()
+  const decoded = (batch: ReturnType<typeof makeBatch>, slot: BatchSlot, logits: Float32Array): DecoderStep => {
+    const state: DecoderState = { length: slot.length }
+    sequences.set(state, { batch, slot })
+    return { logits, state }
+  }
+
   const prefill: CausalLM["prefill"] = (ids, prefillOptions) =>
     Effect.gen(function*() {
-      const invalid = checkIds(ids)
-      if (invalid) return yield* invalid
-      const cache = new KvCache(layers, heads, headDim, kvElement)
-      if (!prefillOptions?.mergeContext) {
-        if (ids.length === 0) return yield* fail(`empty ${model} input`, "pass at least one token id")
-        return yield* forward(cache, BigInt64Array.from(ids, BigInt), new Float32Array(ids.length).fill(1), 1)
-      }
-      if (ids.length <= 2 * MERGED_FIELD) {
-        return yield* fail(
-          `merge_context needs more than ${2 * MERGED_FIELD} ids (text field, history field, then at least one more), got ${ids.length}`,
-          "build the semantic input as 256 text slots, 256 history slots and the infer token"
-        )
-      }
-      // Row 0: text field then the rest; row 1: history field, added slot by slot to the text field.
-      const count = ids.length - MERGED_FIELD
-      const merged = new BigInt64Array(2 * count)
-      const mergedWeights = new Float32Array(2 * count)
-      for (let t = 0; t < count; t++) {
-        merged[t] = BigInt(ids[t < MERGED_FIELD ? t : t + MERGED_FIELD]!)
-        mergedWeights[t] = 1
-        if (t < MERGED_FIELD) {
-          merged[count + t] = BigInt(ids[MERGED_FIELD + t]!)
-          mergedWeights[count + t] = 1
-        }
-      }
-      return yield* forward(cache, merged, mergedWeights, 2)
+      const batch = makeBatch()
+      const out = yield* batch.prefill(ids, prefillOptions?.mergeContext === true ? { mergeContext: true } : {})
+      return decoded(batch, out.slot, out.logits)
     })
 
   const step: CausalLM["step"] = (state, id) =>
     Effect.gen(function*() {
-      const cache = caches.get(state)
-      if (cache === undefined || cache.length !== state.length) {
+      const sequence = sequences.get(state)
+      if (sequence === undefined || sequence.slot.length !== state.length) {
         return yield* fail(
           `stale or foreign ${model} decoder state (length ${state.length})`,
           "pass the state returned by the latest prefill/step of this model to the next step"
         )
       }
-      const invalid = checkIds([id])
-      if (invalid) return yield* invalid
-      return yield* forward(cache, BigInt64Array.of(BigInt(id)), Float32Array.of(1), 1)
+      const [logits] = yield* sequence.batch.step([{ slot: sequence.slot, id }])
+      return decoded(sequence.batch, sequence.slot, logits!)
     })
 
-  const gpt: CausalGpt = { model, blockSize: dims.block_size, outputVocabSize: vocabOut, prefill, step }
+  const gpt: CausalGpt = { model, blockSize: dims.block_size, outputVocabSize: vocabOut, prefill, step, batch: makeBatch }
   return gpt
 })

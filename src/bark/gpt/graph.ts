@@ -5,18 +5,21 @@
  * type of the KV cache (float32, or float16 with quantised weights).
  *
  * Causal (semantic, coarse): one graph serves the prefill and every decode
- * step. It takes `T` new positions and the key/value cache of the `P` earlier
- * ones as capacity buffers `[1, heads, capacity, headDim]`, and attends with
- * com.microsoft GroupQueryAttention (causal, reads only the first P+T rows).
+ * step, of one sequence or of a batch of B sequences at different lengths.
+ * It takes `T` new positions per sequence and the key/value caches of the
+ * earlier ones as capacity buffers `[B, heads, capacity, headDim]`, and
+ * attends with com.microsoft GroupQueryAttention (causal; sequence b reads
+ * only the first `seqlens_k[b] + 1` rows of its cache and the new ones).
  * Besides the logits it returns each layer's new keys and values (`kv_{l}`,
- * `[T, 2H]`, K | V, in the cache's element type), which the caller writes into its buffers ("row-write",
- * see ort-notes.md §4): the cache is never copied out of onnxruntime. The
- * `present_*` outputs exist only because GroupQueryAttention ignores the past
- * without them; they are never fetched.
+ * `[B, T, 2H]`, K | V, in the cache's element type), which the caller writes
+ * into its buffers ("row-write", see ort-notes.md §4): the cache is never
+ * copied out of onnxruntime. The `present_*` outputs exist only because
+ * GroupQueryAttention ignores the past without them; they are never fetched.
  *
- * Token embeddings are summed over the rows of `input_ids` `[S, T]` weighted by
- * `input_weights`: S = 1 normally, S = 2 for the semantic model's
- * merge_context prefill (text + history slot by slot).
+ * Token embeddings are summed over the rows of `input_ids` `[B, S, T]`
+ * weighted by `input_weights`: S = 1 normally, S = 2 for the semantic model's
+ * merge_context prefill (text + history slot by slot). Positions are per
+ * sequence, `position_ids` `[B, T]`.
  *
  * Fine: non-causal over `codes` `[T, nCodes]`; `pred_idx` (a scalar input)
  * selects the codebooks summed into the embedding (0..pred_idx) and the LM
@@ -121,14 +124,14 @@ export const causalGptGraph = (w: CausalGptWeights, logitsFor: LogitsFor, format
   const width = heads * headDim
   const kv = format.kvCache
 
-  const ids = g.input(names.inputIds, "int64", ["S", "T"])
-  const idWeights = g.input(names.inputWeights, "float32", ["S", "T"])
-  const positions = g.input(names.positionIds, "int64", ["T"])
-  const seqlensK = g.input(names.seqlensK, "int32", [1])
+  const ids = g.input(names.inputIds, "int64", ["B", "S", "T"])
+  const idWeights = g.input(names.inputWeights, "float32", ["B", "S", "T"])
+  const positions = g.input(names.positionIds, "int64", ["B", "T"])
+  const seqlensK = g.input(names.seqlensK, "int32", ["B"])
   const total = g.input(names.totalSequenceLength, "int32", [])
 
   const tokens = format.embedding(g, "input_embeds_layer.weight", w.tokenEmbedding, ids)
-  const summed = g.reduceSum(g.mul(tokens, g.unsqueeze(idWeights, [-1])), [0])
+  const summed = g.reduceSum(g.mul(tokens, g.unsqueeze(idWeights, [-1])), [1])
   let x = g.add(summed, g.gather(param(g, "position_embeds_layer.weight", w.positionEmbedding), positions))
 
   w.blocks.forEach((unpadded, l) => {
@@ -139,12 +142,12 @@ export const causalGptGraph = (w: CausalGptWeights, logitsFor: LogitsFor, format
     }
     x = block(g, format, `layers.${l}`, x, b, (qkv) => {
       const packed = kv === "float16" ? g.cast(qkv, "float16") : qkv
-      g.output(g.slice(packed, [width], [3 * width], [1]), names.newKeyValues(l))
-      const cacheShape: ReadonlyArray<Dim> = [1, heads, "capacity", headDim]
+      g.output(g.slice(packed, [width], [3 * width], [2]), names.newKeyValues(l))
+      const cacheShape: ReadonlyArray<Dim> = ["B", heads, "capacity", headDim]
       const [out, presentKey, presentValue] = g.op(
         "GroupQueryAttention",
         [
-          g.unsqueeze(packed, [0]),
+          packed,
           null,
           null,
           g.input(names.pastKey(l), kv, cacheShape),
@@ -154,7 +157,7 @@ export const causalGptGraph = (w: CausalGptWeights, logitsFor: LogitsFor, format
         ],
         { num_heads: heads, kv_num_heads: heads, scale: float(1 / Math.sqrt(trueHeadDim)) },
         [
-          { dtype: kv, shape: [1, "T", width] },
+          { dtype: kv, shape: ["B", "T", width] },
           { dtype: kv, shape: cacheShape, name: names.presentKey(l) },
           { dtype: kv, shape: cacheShape, name: names.presentValue(l) }
         ],
@@ -162,12 +165,12 @@ export const causalGptGraph = (w: CausalGptWeights, logitsFor: LogitsFor, format
       )
       g.output(presentKey!)
       g.output(presentValue!)
-      return g.squeeze(kv === "float16" ? g.cast(out!, "float32") : out!, [0])
+      return kv === "float16" ? g.cast(out!, "float32") : out!
     })
   })
 
   const final = norm(g, "layernorm_final", x, w.lnFinal)
-  const projected = logitsFor === "last" ? g.slice(final, [-1], [Number.MAX_SAFE_INTEGER], [0]) : final
+  const projected = logitsFor === "last" ? g.slice(final, [-1], [Number.MAX_SAFE_INTEGER], [1]) : final
   g.output(linear(g, format, "lm_head", projected, { weight: w.lmHead }), names.logits)
   return g.build({ externalDataPath: "weights.bin" })
 }
