@@ -23,7 +23,8 @@ import {
   BarkEngine,
   type Synthesis,
   type SynthesisOptions,
-  type SynthesisProgress
+  type SynthesisProgress,
+  synthesizeMany
 } from "./bark/engine/BarkEngine.ts"
 import type { Dtype } from "./bark/dtype.ts"
 import * as Environment from "./bark/stages/environment.ts"
@@ -57,6 +58,8 @@ export {
   SynthesisError,
   type SynthesisOptions,
   type SynthesisProgress,
+  synthesizeMany,
+  type ManyRequest,
   type Temperatures
 } from "./bark/engine/BarkEngine.ts"
 export { type EngineOptions, makeBarkEngine } from "./bark/engine/inProcess.ts"
@@ -82,6 +85,8 @@ export interface LoadOptions {
   readonly cacheDir?: string
   /** The weight type: fp32 (default), int8 or q4 (BARK_DTYPE). */
   readonly dtype?: Dtype
+  /** Sequences decoded together in one step (BARK_MAX_BATCH, default 1); see `synthesizeMany`. */
+  readonly maxBatch?: number
   /** Further config values, as `--set` gives them (e.g. `{ BARK_ENGINE: "worker" }`). */
   readonly config?: Readonly<Record<string, string>>
   /** The startup recipe; default the project's `startup` recipe. It must provide `BarkEngine`. */
@@ -102,6 +107,15 @@ export interface Bark {
   /** The startup run's report: every stage's outcome, timing, warnings. */
   readonly report: PipelineReport
   readonly synthesize: (text: string, options?: PromiseSynthesisOptions) => Promise<Synthesis>
+  /**
+   * Several texts at once, in order, each with the shared options and its own
+   * (`{ text, options }`). With `maxBatch` above 1 they are decoded together;
+   * each result is what `synthesize` gives for it alone.
+   */
+  readonly synthesizeMany: (
+    texts: ReadonlyArray<string | { readonly text: string; readonly options?: Omit<PromiseSynthesisOptions, "signal"> }>,
+    options?: PromiseSynthesisOptions
+  ) => Promise<ReadonlyArray<Synthesis>>
   /** Chunks as each is ready; leaving the loop early stops the generation. */
   readonly stream: (text: string, options?: Omit<PromiseSynthesisOptions, "signal">) => AsyncIterable<AudioChunk>
   /** Releases the models (sessions, worker). */
@@ -129,6 +143,7 @@ export const load = async (options: LoadOptions = {}): Promise<Bark> => {
   if (options.device !== undefined) config["BARK_DEVICE"] = options.device
   if (options.cacheDir !== undefined) config["BARK_CACHE_DIR"] = options.cacheDir
   if (options.dtype !== undefined) config["BARK_DTYPE"] = options.dtype
+  if (options.maxBatch !== undefined) config["BARK_MAX_BATCH"] = String(options.maxBatch)
   const onProgress = options.onProgress
   const sinks = onProgress === undefined ? [] : [{ emit: (event: TraceEvent) => Effect.sync(() => onProgress(event)) }]
   const scope = await run(Scope.make())
@@ -155,6 +170,15 @@ export const load = async (options: LoadOptions = {}): Promise<Bark> => {
     sampleRate: bark.sampleRate,
     report: ready.report,
     synthesize: (text, synthesisOptions = {}) => run(bark.synthesize(text, engineOptions(synthesisOptions)), synthesisOptions.signal),
+    synthesizeMany: (texts, manyOptions = {}) =>
+      run(
+        synthesizeMany(
+          bark,
+          texts.map((t) => typeof t === "string" ? t : { text: t.text, options: engineOptions(t.options ?? {}) }),
+          engineOptions(manyOptions)
+        ),
+        manyOptions.signal
+      ),
     stream: (text, synthesisOptions = {}) => Stream.toAsyncIterable(bark.stream(text, engineOptions(synthesisOptions))),
     close: closeScope
   }

@@ -158,6 +158,21 @@ export const enableCompile = Effect.gen(function*() {
   return { enabled: true, source: "default" as const }
 })
 
+/**
+ * BARK_MAX_BATCH: sequences the engine decodes together in one step
+ * (continuous batching; default 1, each alone). Each sequence in a batch
+ * holds its own KV cache (about 75 MB per model at bark-small in fp32, half
+ * with the reduced dtypes' float16 cache).
+ */
+export const maxBatch = Config.Int("BARK_MAX_BATCH").pipe(
+  Config.withDefault(1),
+  Config.mapEffect((n) =>
+    n >= 1 && n <= 64
+      ? Effect.succeed(n)
+      : Effect.fail(new Config.ConfigError(new ConfigProvider.SourceError({ message: `BARK_MAX_BATCH=${n} must be 1..64` })))
+  )
+)
+
 /** BARK_ENGINE: `in-process` (default) or `worker` (generation on a worker thread, which opens its own sessions). */
 export const engineKind = Config.Literals(["in-process", "worker"], "BARK_ENGINE").pipe(
   Config.withDefault("in-process" as const)

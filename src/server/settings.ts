@@ -25,7 +25,10 @@ export interface ServerSettings {
   readonly host: string
   /** BARK_PORT (default 8000; 0 lets the OS pick). */
   readonly port: number
-  /** BARK_MAX_CONCURRENCY: generations at once (default 1: one saturates the CPU). */
+  /**
+   * BARK_MAX_CONCURRENCY: generations at once (default BARK_MAX_BATCH, else 1:
+   * one saturates the CPU, unless the engine batches them into shared steps).
+   */
   readonly maxConcurrency: number
   /** BARK_MAX_QUEUE: requests waiting for a generation slot before 429 (default 16). */
   readonly maxQueue: number
@@ -76,7 +79,11 @@ export const settings: Config.Config<ServerSettings> = Config.all({
         : Effect.fail(invalid(`BARK_PORT=${port} is not a TCP port: use 1..65535, or 0 to let the OS pick`))
     )
   ),
-  maxConcurrency: Config.Int("BARK_MAX_CONCURRENCY").pipe(Config.withDefault(1), Config.mapEffect(atLeast("BARK_MAX_CONCURRENCY", 1))),
+  maxConcurrency: Config.Int("BARK_MAX_CONCURRENCY").pipe(
+    Config.orElse(() => Config.Int("BARK_MAX_BATCH")),
+    Config.withDefault(1),
+    Config.mapEffect(atLeast("BARK_MAX_CONCURRENCY", 1))
+  ),
   maxQueue: Config.Int("BARK_MAX_QUEUE").pipe(Config.withDefault(16), Config.mapEffect(atLeast("BARK_MAX_QUEUE", 0))),
   requestTimeoutS: Config.Number("BARK_REQUEST_TIMEOUT_S").pipe(
     Config.withDefault(60),

@@ -7,8 +7,8 @@
  * @since 0.1.0
  */
 import type { Dtype } from "../dtype.ts"
-import type { Effect, Stream } from "effect"
-import { Context, Schema } from "effect"
+import type { Stream } from "effect"
+import { Context, Effect, Schema } from "effect"
 
 export interface Temperatures {
   readonly semantic?: number
@@ -38,6 +38,8 @@ export interface SynthesisProgress {
   readonly stage: "semantic" | "coarse" | "fine" | "codec"
   readonly done: number
   readonly total: number
+  /** Semantic and coarse tokens: how many sequences the step that made it decoded (1 unless the engine batches). */
+  readonly batch?: number
 }
 
 export interface AudioChunk {
@@ -65,6 +67,28 @@ export class SynthesisError extends Schema.TaggedError<SynthesisError>()("Synthe
   message: Schema.String,
   remediation: Schema.String
 }) {}
+
+/** One text of `synthesizeMany`, with options of its own over the shared ones. */
+export type ManyRequest = string | { readonly text: string; readonly options?: SynthesisOptions }
+
+/**
+ * Synthesizes several texts at once, in order. An engine with BARK_MAX_BATCH
+ * above 1 decodes them together, a batch step for all of them at a time;
+ * each one's audio is what it gets alone with the same options and seed.
+ */
+export const synthesizeMany = (
+  engine: BarkEngine["Service"],
+  requests: ReadonlyArray<ManyRequest>,
+  options: SynthesisOptions = {}
+): Effect.Effect<ReadonlyArray<Synthesis>, SynthesisError> =>
+  Effect.forEach(
+    requests,
+    (request) =>
+      typeof request === "string"
+        ? engine.synthesize(request, options)
+        : engine.synthesize(request.text, { ...options, ...request.options }),
+    { concurrency: "unbounded" }
+  )
 
 export class BarkEngine extends Context.Service<BarkEngine, {
   /** "bark" for real models, "mock" for the deterministic stand-in. */

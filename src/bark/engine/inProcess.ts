@@ -9,6 +9,7 @@
  * @since 0.1.0
  */
 import { Effect, FileSystem, Path, Stream } from "effect"
+import * as Batch from "../generate/batch.ts"
 import { generateAudio, type GenerationStage } from "../generate/generate.ts"
 import type { VoicePrompt } from "../generate/VoicePrompt.ts"
 import type { BarkModels } from "../models.ts"
@@ -27,6 +28,14 @@ export interface EngineOptions {
   readonly split?: Omit<SplitOptions, "countTokens">
   /** Parameters every request starts from, e.g. `{ semantic: { maxGenDurationS: 2 } }`. */
   readonly generation?: GenerationDefaults
+  /**
+   * Sequences decoded together in one step (BARK_MAX_BATCH; default 1: each
+   * alone). Above 1 the engine keeps a running batch per causal model that
+   * every request's chunks join and leave at step boundaries (continuous
+   * batching), and the chunks of a long text without history carry-over are
+   * generated together.
+   */
+  readonly maxBatch?: number
 }
 
 /**
@@ -45,6 +54,14 @@ export const makeBarkEngine = Effect.fn("makeBarkEngine")(function*(
   const sampleRate = models.codec.sampleRate
   const silenceSeconds = options.silenceSeconds ?? DEFAULT_SILENCE_SECONDS
   const countTokens = (text: string) => tokenizer.encode(text).length
+
+  const maxBatch = Math.max(1, options.maxBatch ?? 1)
+  const schedulers = maxBatch > 1
+    ? {
+      semantic: yield* Batch.make(models.semantic, { maxBatch }),
+      coarse: yield* Batch.make(models.coarse, { maxBatch })
+    }
+    : undefined
 
   const voiceCache = new Map<string, VoicePrompt>()
   const voicePrompt = (voice: string | undefined): Effect.Effect<VoicePrompt | undefined, SynthesisError> => {
@@ -77,10 +94,11 @@ export const makeBarkEngine = Effect.fn("makeBarkEngine")(function*(
             semantic: sampling.semantic,
             coarse: sampling.coarse,
             fine: sampling.fine,
-            sampler: sampling.sampler,
+            sampler: sampling.samplerFor(index),
+            schedulers,
             ...(onProgress === undefined ? {} : {
-              onProgress: (stage: GenerationStage, done: number, total: number) =>
-                onProgress({ chunk: index, chunks: chunks.length, stage, done, total })
+              onProgress: (stage: GenerationStage, done: number, total: number, batch?: number) =>
+                onProgress({ chunk: index, chunks: chunks.length, stage, done, total, ...(batch === undefined ? {} : { batch }) })
             })
           }).pipe(Effect.mapError(toSynthesisError))
           if (request.carryHistory === true) history = { semantic: out.semantic.tokens, coarse: out.coarse, fine: out.fine }
@@ -94,7 +112,9 @@ export const makeBarkEngine = Effect.fn("makeBarkEngine")(function*(
           } satisfies AudioChunk
         })
 
-      return Stream.fromIterable(chunks.keys()).pipe(Stream.mapEffect(generate))
+      // Chunks prompted by the one before go one after another; the others go together into the batch.
+      const concurrency = request.carryHistory === true ? 1 : maxBatch
+      return Stream.fromIterable(chunks.keys()).pipe(Stream.mapEffect(generate, { concurrency }))
     }))
 
   return BarkEngine.of({

@@ -23,8 +23,12 @@ export interface GenerationDefaults {
 }
 
 export interface SamplingSettings {
-  /** Stateful: one per request. */
-  readonly sampler: Sampler
+  /**
+   * The sampler of long-form chunk `index`: each chunk draws from a random
+   * stream of its own (chunk 0 from the seed itself), so that chunks give the
+   * same audio whether generated one after another or together in a batch.
+   */
+  readonly samplerFor: (index: number) => Sampler
   /** The multinomial seed; undefined with argmax. */
   readonly seed: number | undefined
   readonly semantic: SemanticParams
@@ -33,6 +37,9 @@ export interface SamplingSettings {
 }
 
 const SEED_LIMIT = 2 ** 32
+
+/** The seed of long-form chunk `index`: the seed itself for the first, then a well-mixed step away (golden ratio). */
+export const chunkSeed = (seed: number, index: number): number => (seed + Math.imul(index, 0x9e3779b9)) >>> 0
 
 const positive = (value: number) => Number.isFinite(value) && value > 0
 
@@ -69,7 +76,7 @@ export const resolveSampling = (
     }
     const seed = kind === "argmax" ? undefined : options.seed ?? (yield* Random.nextIntBetween(0, SEED_LIMIT))
     return {
-      sampler: seed === undefined ? argmax : multinomial(seed),
+      samplerFor: (index) => seed === undefined ? argmax : multinomial(chunkSeed(seed, index)),
       seed,
       semantic: semantic === undefined ? { ...defaults.semantic } : { ...defaults.semantic, temp: semantic },
       coarse: coarse === undefined ? { ...defaults.coarse } : { ...defaults.coarse, temp: coarse },

@@ -6,8 +6,9 @@
  */
 import { Effect } from "effect"
 
-export type Progress = (done: number, total: number) => Effect.Effect<void>
+/** `batch`: the sequences decoded in the step that made this token (1 alone). */
+export type Progress = (done: number, total: number, batch?: number) => Effect.Effect<void>
 
 /** Reports to `progress` when one is given. */
-export const report = (progress: Progress | undefined, done: number, total: number): Effect.Effect<void> =>
-  progress === undefined ? Effect.void : progress(done, total)
+export const report = (progress: Progress | undefined, done: number, total: number, batch?: number): Effect.Effect<void> =>
+  progress === undefined ? Effect.void : progress(done, total, batch)

@@ -28,8 +28,8 @@ export type Need<A> =
 
 export interface Decoding<A> {
   readonly next: () => Need<A>
-  /** The logits of the sequence's last position after the prefill or step it asked for. */
-  readonly accept: (logits: Float32Array) => Effect.Effect<void>
+  /** The logits of the sequence's last position after the prefill or step it asked for, made in a run over `batch` sequences. */
+  readonly accept: (logits: Float32Array, batch: number) => Effect.Effect<void>
 }
 
 export const prefill = (ids: Int32Array, mergeContext = false): Need<never> => ({ _tag: "prefill", ids, mergeContext })
@@ -48,7 +48,7 @@ export const drive = <A>(model: CausalLM, decoding: Decoding<A>): Effect.Effect<
         ? yield* model.prefill(need.ids, need.mergeContext ? { mergeContext: true } : undefined)
         : yield* model.step(state!, need.id)
       state = out.state
-      yield* decoding.accept(out.logits)
+      yield* decoding.accept(out.logits, 1)
     }
   })
 
@@ -138,7 +138,7 @@ export const make = (model: CausalLM, options: SchedulerOptions): Effect.Effect<
             yield* retire(entry, out)
           } else {
             entry.slot = out.value.slot
-            yield* entry.decoding.accept(out.value.logits)
+            yield* entry.decoding.accept(out.value.logits, 1)
           }
         } else {
           stepping.push({ entry, id: need.id })
@@ -151,7 +151,7 @@ export const make = (model: CausalLM, options: SchedulerOptions): Effect.Effect<
         return
       }
       if (options.onStep !== undefined) yield* options.onStep(stepping.length)
-      for (const [i, { entry }] of stepping.entries()) yield* entry.decoding.accept(out.value[i]!)
+      for (const [i, { entry }] of stepping.entries()) yield* entry.decoding.accept(out.value[i]!, stepping.length)
     })
 
     const loop = Effect.gen(function*() {

@@ -203,7 +203,7 @@ export const coarseDecoding = Effect.fn("bark.coarseDecoding")(function*(
       if (current === undefined) return openWindow()
       return Batch.step(coarse[coarseLength - 1]!)
     },
-    accept: (logits) =>
+    accept: (logits, batch) =>
       Effect.suspend(() => {
         // even steps pick a codebook-0 id, odd steps a codebook-1 id
         const offset = SEMANTIC_VOCAB_SIZE + (step % 2) * CODEBOOK_SIZE
@@ -214,7 +214,7 @@ export const coarseDecoding = Effect.fn("bark.coarseDecoding")(function*(
           previous = current
           current = undefined
         }
-        return report(options.onProgress, step, steps)
+        return report(options.onProgress, step, steps, batch)
       })
   }
 })

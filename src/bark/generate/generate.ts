@@ -10,11 +10,12 @@ import type { InferenceError } from "../../onnx/InferenceError.ts"
 import type { BarkModels } from "../models.ts"
 import { normalizeText, type Tokenizer } from "../tokenizer.ts"
 import type { Codes } from "./Codes.ts"
-import { type CoarseParams, generateCoarse } from "./coarse.ts"
+import * as Batch from "./batch.ts"
+import { type CoarseParams, coarseDecoding, generateCoarse } from "./coarse.ts"
 import { GenerationInputError, type InvalidVoicePrompt } from "./errors.ts"
 import { type FineParams, generateFine } from "./fine.ts"
 import { multinomial, type Sampler } from "./sampling.ts"
-import { generateSemantic, type SemanticParams, type SemanticResult } from "./semantic.ts"
+import { generateSemantic, type SemanticParams, type SemanticResult, semanticDecoding } from "./semantic.ts"
 import type { VoicePrompt } from "./VoicePrompt.ts"
 
 /** What to speak: BERT ids (without the 10 048 offset), or text and the tokenizer to encode it. */
@@ -33,7 +34,14 @@ export interface GenerateOptions {
   readonly sampler?: Sampler
   /** Seed of the default sampler; default drawn from Effect's `Random`. */
   readonly seed?: number
-  readonly onProgress?: (stage: GenerationStage, done: number, total: number) => Effect.Effect<void>
+  /** `batch`: the sequences decoded in the step that made the token (semantic and coarse). */
+  readonly onProgress?: (stage: GenerationStage, done: number, total: number, batch?: number) => Effect.Effect<void>
+  /**
+   * Decode the semantic and coarse stages in these running batches (./batch.ts)
+   * instead of alone: the tokens are the same, the weights are read once per
+   * step for every sequence in the batch.
+   */
+  readonly schedulers?: { readonly semantic: Batch.Scheduler; readonly coarse: Batch.Scheduler } | undefined
 }
 
 export interface GeneratedAudio {
@@ -69,14 +77,14 @@ export const generateAudio = Effect.fn("bark.generateAudio")(function*(
   const sampler = options.sampler ?? multinomial(options.seed ?? (yield* Random.nextIntBetween(0, 2 ** 32)))
   const onProgress = options.onProgress
   const progress = (stage: GenerationStage) =>
-    onProgress === undefined ? undefined : (done: number, total: number) => onProgress(stage, done, total)
+    onProgress === undefined ? undefined : (done: number, total: number, batch?: number) => onProgress(stage, done, total, batch)
   const shared = { sampler, history: options.voice }
+  const schedulers = options.schedulers
 
-  const semantic = yield* generateSemantic(models.semantic, textIds, {
-    ...options.semantic,
-    ...shared,
-    onProgress: progress("semantic")
-  })
+  const semanticOptions = { ...options.semantic, ...shared, onProgress: progress("semantic") }
+  const semantic = schedulers === undefined
+    ? yield* generateSemantic(models.semantic, textIds, semanticOptions)
+    : yield* Effect.flatMap(semanticDecoding(textIds, semanticOptions), schedulers.semantic.submit)
   if (semantic.tokens.length === 0) {
     return yield* new GenerationInputError({
       stage: "coarse",
@@ -84,11 +92,10 @@ export const generateAudio = Effect.fn("bark.generateAudio")(function*(
       remediation: "Lower min_eos_p (or disable early stop), or try other text or another voice."
     })
   }
-  const coarse = yield* generateCoarse(models.coarse, semantic.tokens, {
-    ...options.coarse,
-    ...shared,
-    onProgress: progress("coarse")
-  })
+  const coarseOptions = { ...options.coarse, ...shared, onProgress: progress("coarse") }
+  const coarse = schedulers === undefined
+    ? yield* generateCoarse(models.coarse, semantic.tokens, coarseOptions)
+    : yield* Effect.flatMap(coarseDecoding(semantic.tokens, coarseOptions), schedulers.coarse.submit)
   const fine = yield* generateFine(models.fine, coarse, { ...options.fine, ...shared, onProgress: progress("fine") })
   const audio = yield* models.codec.decode(fine.data, fine.frames)
   const codecProgress = progress("codec")

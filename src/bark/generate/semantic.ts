@@ -127,7 +127,7 @@ export const semanticDecoding = Effect.fn("bark.semanticDecoding")(function*(
       if (stop !== undefined) return Batch.done({ tokens: tokens.slice(0, count), stop, droppedTextIds })
       return Batch.step(tokens[count - 1]!)
     },
-    accept: (logits) =>
+    accept: (logits, batch) =>
       Effect.suspend(() => {
         started = true
         candidates.set(logits.subarray(0, candidates.length))
@@ -140,7 +140,7 @@ export const semanticDecoding = Effect.fn("bark.semanticDecoding")(function*(
         duration += 1 / SEMANTIC_RATE_HZ
         if (maxGenDurationS !== null && duration > maxGenDurationS) finish("max-duration")
         else if (count === MAX_SEMANTIC_TOKENS) finish("max-tokens")
-        return report(options.onProgress, count, MAX_SEMANTIC_TOKENS)
+        return report(options.onProgress, count, MAX_SEMANTIC_TOKENS, batch)
       })
   }
 })

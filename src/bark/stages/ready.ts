@@ -66,12 +66,19 @@ export const make = (options: EngineOptions = {}) =>
     provides: BarkEngine,
     needs: [CompiledModels, PreloadedModels, ConvertedModel, ModelFiles, InferenceBackend],
     build: Effect.gen(function*() {
-      const built = yield* buildEngine(options)
+      const built = yield* buildEngine({ maxBatch: yield* Settings.maxBatch, ...options })
       const { dtype } = yield* ConvertedModel
       const { model } = yield* ModelFiles
       const { kind, metadata } = built
       const engine: BarkEngine["Service"] = { ...built.engine, dtype, model }
-      yield* StageReporter.annotate({ engine: kind, dtype, voices: engine.voices.length, sampleRate: engine.sampleRate, ...metadata })
+      yield* StageReporter.annotate({
+        engine: kind,
+        dtype,
+        voices: engine.voices.length,
+        sampleRate: engine.sampleRate,
+        maxBatch: options.maxBatch ?? (yield* Settings.maxBatch),
+        ...metadata
+      })
       if (engine.voices.length === 0) {
         yield* StageReporter.warn(
           "the model directory lists no voices: synthesis without a voice uses no history prompt",
