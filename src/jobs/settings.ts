@@ -19,7 +19,11 @@ export interface JobSettings {
   readonly queue: string
   /** BARK_RESULTS_DIR: where finished jobs' audio is written (default ./results; a shared volume in production). */
   readonly resultsDir: string
-  /** BARK_WORKER_CONCURRENCY: jobs one worker process runs at once (default 1: one generation saturates the CPU). */
+  /**
+   * BARK_WORKER_CONCURRENCY: jobs one worker process runs at once (default
+   * BARK_MAX_BATCH, else 1: one generation saturates the CPU unless the engine
+   * batches them into shared steps).
+   */
   readonly concurrency: number
   /** BARK_JOB_ATTEMPTS: tries per job before it is dead-lettered (default 3). */
   readonly attempts: number
@@ -50,7 +54,11 @@ export const settings: Config.Config<JobSettings> = Config.all({
   ),
   queue: Config.String("BARK_JOBS_QUEUE").pipe(Config.withDefault("bark-synthesis")),
   resultsDir: Config.String("BARK_RESULTS_DIR").pipe(Config.withDefault("results")),
-  concurrency: Config.Int("BARK_WORKER_CONCURRENCY").pipe(Config.withDefault(1), Config.mapEffect(atLeast("BARK_WORKER_CONCURRENCY", 1))),
+  concurrency: Config.Int("BARK_WORKER_CONCURRENCY").pipe(
+    Config.orElse(() => Config.Int("BARK_MAX_BATCH")),
+    Config.withDefault(1),
+    Config.mapEffect(atLeast("BARK_WORKER_CONCURRENCY", 1))
+  ),
   attempts: Config.Int("BARK_JOB_ATTEMPTS").pipe(Config.withDefault(3), Config.mapEffect(atLeast("BARK_JOB_ATTEMPTS", 1))),
   backoffMs: Config.Int("BARK_JOB_BACKOFF_MS").pipe(Config.withDefault(2000), Config.mapEffect(atLeast("BARK_JOB_BACKOFF_MS", 0))),
   maxTextChars: Config.Int("BARK_JOB_MAX_TEXT_CHARS").pipe(Config.withDefault(100_000), Config.mapEffect(atLeast("BARK_JOB_MAX_TEXT_CHARS", 1))),

@@ -45,6 +45,10 @@ export const queueSeconds = Metric.histogram("queue_duration_seconds", {
   description: "Time a request waited for a generation slot",
   boundaries: seconds
 })
+export const batchSize = Metric.histogram("batch_size", {
+  description: "Sequences in the decoding step that made each semantic and coarse token (1 alone; BARK_MAX_BATCH at most)",
+  boundaries: [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64]
+})
 export const tokensPerSecond = Metric.gauge("tokens_per_second", {
   description: "Generation speed of the latest request, by generation stage"
 })

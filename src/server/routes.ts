@@ -111,15 +111,19 @@ const progressMeter = () => {
   const onProgress = (p: SynthesisProgress) =>
     Effect.suspend(() => {
       const now = performance.now()
+      const batch = p.batch === undefined ? Effect.void : Metric.update(Metrics.batchSize, p.batch)
       const key = `${p.chunk}/${p.stage}`
       if (current !== undefined && current.key === key) {
         current.done = p.done
         current.last = now
-        return Effect.void
+        return batch
       }
-      return finish.pipe(Effect.andThen(Effect.sync(() => {
-        current = { key, stage: p.stage, start: boundary, done: p.done, last: now }
-      })))
+      return finish.pipe(
+        Effect.andThen(Effect.sync(() => {
+          current = { key, stage: p.stage, start: boundary, done: p.done, last: now }
+        })),
+        Effect.andThen(batch)
+      )
     })
   return { onProgress, finish }
 }
