@@ -86,7 +86,7 @@ export interface BenchFigures {
 }
 
 /** Four significant digits: enough for timings, and never rounds a fast stage down to 0. */
-const round = (x: number) => Number(x.toPrecision(4))
+export const round = (x: number) => Number(x.toPrecision(4))
 
 const check = (options: BenchOptions): Effect.Effect<void, InvalidBenchOptions> => {
   const limits = [
@@ -109,16 +109,16 @@ const check = (options: BenchOptions): Effect.Effect<void, InvalidBenchOptions> 
 }
 
 /** Deterministic stand-in data: the benchmark's cost does not depend on the values. */
-const pattern = (length: number, modulo: number, step: number) => Int32Array.from({ length }, (_, i) => (i * step + 7) % modulo)
+export const pattern = (length: number, modulo: number, step: number) => Int32Array.from({ length }, (_, i) => (i * step + 7) % modulo)
 
 /** Shortest semantic input whose coarse stage generates at least `tokens` coarse tokens. */
-const semanticLengthFor = (tokens: number) => {
+export const semanticLengthFor = (tokens: number) => {
   let length = Math.max(1, Math.floor(tokens / 4))
   while (coarseSteps(length) < tokens) length++
   return length
 }
 
-const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+export const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.gen(function*() {
     const start = performance.now()
     const value = yield* effect
@@ -235,9 +235,11 @@ export interface BenchReport extends BenchFigures {
   readonly node: string
 }
 
-/** The benchmark: the model (given, or the random bark-small-sized one from the cache), loaded, then `runBench`. */
-export const benchmark = Effect.fn("bark.benchmark")(function*(options: BenchmarkOptions) {
-  yield* check(options)
+/**
+ * The benchmark's models: the model given, or the random bark-small-sized one
+ * from the cache (made on first use), converted to `dtype` and opened.
+ */
+export const openBenchModels = Effect.fn("bark.openBenchModels")(function*(options: { readonly model?: string | undefined; readonly dtype?: Dtype | undefined }) {
   const path = yield* Path.Path
   const backend = yield* InferenceBackend
   let model = options.model
@@ -253,6 +255,13 @@ export const benchmark = Effect.fn("bark.benchmark")(function*(options: Benchmar
   const convert = yield* timed(convertModelDir(model, { dtype }))
   const entry = convert.value
   const load = yield* timed(openModels(entry.config, entry.graphs, backend, { sessionOptions: memory }))
+  return { model, source, dtype, memory, convert, load, backend }
+})
+
+/** The benchmark: the model (given, or the random bark-small-sized one from the cache), loaded, then `runBench`. */
+export const benchmark = Effect.fn("bark.benchmark")(function*(options: BenchmarkOptions) {
+  yield* check(options)
+  const { model, source, dtype, memory, convert, load, backend } = yield* openBenchModels(options)
   const rssAfterLoad = process.memoryUsage.rss()
   const figures = yield* runBench(load.value, options)
   const runtime = yield* runtimeInfo

@@ -49,7 +49,7 @@ describe("bark-pipeline serve with BARK_MAX_BATCH=4 (demo model, q4)", () => {
     for (const request of requests) oneByOne.push(await synthesize(request))
     for (const [i, audio] of together.entries()) expect(audio, `request ${i}`).toEqual(oneByOne[i])
     expect(new Set(together.map((a) => Buffer.from(a).toString("base64"))).size).toBe(requests.length)
-    const health = await (await fetch(`${server.url}/health`)).json()
+    const health = (await (await fetch(`${server.url}/health`)).json()) as { queue: { maxConcurrency: number } }
     expect(health.queue.maxConcurrency).toBe(4)
   }, 240_000)
 })

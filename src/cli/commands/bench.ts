@@ -15,6 +15,7 @@ import { Config, Console, Effect, Option, Schema } from "effect"
 import { Command, Flag } from "effect/cli"
 import { execFile } from "node:child_process"
 import { type BenchReport, benchmark, defaultBenchOptions } from "../../bark/bench.ts"
+import { type BatchBenchReport, type BatchStageFigures, benchmarkBatch } from "../../bark/batchBench.ts"
 import { DTYPES, type Dtype } from "../../bark/dtype.ts"
 import * as Settings from "../../bark/settings.ts"
 import { InferenceBackend } from "../../onnx/InferenceBackend.ts"
@@ -66,6 +67,26 @@ export const formatComparison = (reports: ReadonlyArray<BenchReport>): string =>
   ].join("\n")
 }
 
+/** `--batch 1,2,4,8`: the batch sizes, 1 first (the baseline each is compared with), or a usage error. */
+const parseSizes = (raw: string) => {
+  const sizes = raw.split(",").map((n) => Number(n.trim()))
+  return sizes.length === 0 || sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 64)
+    ? Effect.fail(new CliExit({ code: ExitCode.usage, message: `--batch ${raw}: expected batch sizes 1..64`, remediation: "e.g. --batch 1,2,4,8" }))
+    : Effect.succeed(sizes[0] === 1 ? sizes : [1, ...sizes])
+}
+
+const formatBatch = (r: BatchBenchReport): string => {
+  const line = (stage: string, f: BatchStageFigures) =>
+    `${stage.padEnd(9)} ${String(f.batch).padStart(5)}  ${String(f.ms_per_step).padStart(11)}  ${String(f.tokens_per_second_aggregate).padStart(10)}  ${String(f.tokens_per_second_overall).padStart(10)}  ${f.identical_to_alone ? "yes" : "NO"}`
+  return [
+    `model ${r.model}, ${r.dtype}; per stage: N sequences decoded together, greedy`,
+    "stage     batch  ms per step  tokens/s    overall     same as alone",
+    ...r.semantic.map((f) => line("semantic", f)),
+    ...r.coarse.map((f) => line("coarse", f)),
+    `aggregate speed-up at the largest batch: semantic ${r.speedup.semantic}×, coarse ${r.speedup.coarse}×; peak RSS ${r.peak_rss_mb} MB`
+  ].join("\n")
+}
+
 const Dtypes = Schema.Array(Schema.Literals(DTYPES))
 
 /** `--dtype a,b`: the dtypes, in order, or a usage error. */
@@ -107,9 +128,13 @@ export const command = Command.make(
       Flag.withDescription("onnxruntime intra-op threads (default: BARK_INTRA_OP_THREADS, else one per core)"),
       Flag.optional
     ),
+    batch: Flag.String("batch").pipe(
+      Flag.withDescription("batch sizes, comma-separated (e.g. 1,2,4,8): semantic and coarse decoding of N sequences together, aggregate tokens/s and ms per step"),
+      Flag.optional
+    ),
     json: Flag.Boolean("json").pipe(Flag.withDescription("print the figures as one JSON object on stdout"), Flag.withDefault(false))
   },
-  ({ json, model, threads, dtype, ...work }) =>
+  ({ json, model, threads, dtype, batch, ...work }) =>
     Effect.gen(function*() {
       // --threads wins over BARK_INTRA_OP_THREADS, as the CPU backend reads it.
       const t = Option.getOrUndefined(threads) ??
@@ -134,6 +159,20 @@ export const command = Command.make(
         return yield* Console.log(json ? JSON.stringify(reports, null, 2) : formatComparison(reports))
       }
       if (Option.isNone(model)) yield* Console.error("bench: using random weights at bark-small size (made in the cache on first use, about a minute)")
+      if (Option.isSome(batch)) {
+        const sizes = yield* parseSizes(batch.value)
+        const report = yield* benchmarkBatch({
+          sizes,
+          semanticTokens: work.semanticTokens,
+          coarseTokens: work.coarseTokens,
+          model: Option.getOrUndefined(model),
+          dtype: dtypes[0]
+        }).pipe(
+          Effect.provide(InferenceBackend.cpu(t === undefined ? {} : { intraOpNumThreads: t })),
+          Effect.mapError((e) => new CliExit({ code: ExitCode.fatal, message: `bench --batch failed: ${e.message}`, remediation: "remediation" in e && typeof e.remediation === "string" ? e.remediation : "check --model and the cache" }))
+        )
+        return yield* Console.log(json ? JSON.stringify(report, null, 2) : formatBatch(report))
+      }
       const report = yield* benchmark({ ...work, model: Option.getOrUndefined(model), threads: t, dtype: dtypes[0] }).pipe(
         Effect.provide(InferenceBackend.cpu(t === undefined ? {} : { intraOpNumThreads: t })),
         Effect.mapError((e) =>
