@@ -43,6 +43,9 @@ export interface BatchBenchReport {
   readonly coarse: ReadonlyArray<BatchStageFigures>
   /** Aggregate tokens/s at the largest batch over batch 1, per stage. */
   readonly speedup: { readonly semantic: number; readonly coarse: number }
+  /** The session options a batching engine opens with (on unless BARK_ORT_PREPACK / BARK_ORT_CPU_ARENA say otherwise). */
+  readonly prepack: boolean
+  readonly cpu_arena: boolean
   readonly peak_rss_mb: number
   readonly node: string
 }
@@ -83,7 +86,7 @@ export const benchmarkBatch = Effect.fn("bark.benchmarkBatch")(function*(options
   readonly model?: string | undefined
   readonly dtype?: Dtype | undefined
 }) {
-  const { model, dtype, load } = yield* openBenchModels(options)
+  const { model, dtype, load, memory } = yield* openBenchModels({ ...options, batching: true })
   const models = load.value
   const semanticLength = semanticLengthFor(options.coarseTokens)
   const semanticOf = (i: number) =>
@@ -112,7 +115,6 @@ export const benchmarkBatch = Effect.fn("bark.benchmarkBatch")(function*(options
     const cTokens = Array.from(c.results[0]!.data)
     aloneCoarse ??= cTokens
     coarse.push(figures(n, cTokens.length, c, cTokens.join() === aloneCoarse.join()))
-    yield* Effect.logInfo(`batch ${n}: semantic ${semantic.at(-1)!.tokens_per_second_aggregate} tok/s, coarse ${coarse.at(-1)!.tokens_per_second_aggregate} tok/s`)
   }
   const gain = (rows: ReadonlyArray<BatchStageFigures>) => round(rows.at(-1)!.tokens_per_second_aggregate / rows[0]!.tokens_per_second_aggregate)
   return {
@@ -121,6 +123,8 @@ export const benchmarkBatch = Effect.fn("bark.benchmarkBatch")(function*(options
     semantic,
     coarse,
     speedup: { semantic: gain(semantic), coarse: gain(coarse) },
+    prepack: memory.prepack,
+    cpu_arena: memory.cpuMemArena,
     peak_rss_mb: round(process.resourceUsage().maxRSS / 1024),
     node: process.version
   } satisfies BatchBenchReport

@@ -239,7 +239,12 @@ export interface BenchReport extends BenchFigures {
  * The benchmark's models: the model given, or the random bark-small-sized one
  * from the cache (made on first use), converted to `dtype` and opened.
  */
-export const openBenchModels = Effect.fn("bark.openBenchModels")(function*(options: { readonly model?: string | undefined; readonly dtype?: Dtype | undefined }) {
+export const openBenchModels = Effect.fn("bark.openBenchModels")(function*(options: {
+  readonly model?: string | undefined
+  readonly dtype?: Dtype | undefined
+  /** Open the sessions as a batching engine does (see Settings.memoryOptions); default as BARK_MAX_BATCH says. */
+  readonly batching?: boolean
+}) {
   const path = yield* Path.Path
   const backend = yield* InferenceBackend
   let model = options.model
@@ -251,7 +256,7 @@ export const openBenchModels = Effect.fn("bark.openBenchModels")(function*(optio
     source = made.created ? "generated" : "cached"
   }
   const dtype = options.dtype ?? "fp32"
-  const memory = yield* Settings.memoryOptions(dtype)
+  const memory = yield* Settings.memoryOptions(dtype, options.batching)
   const convert = yield* timed(convertModelDir(model, { dtype }))
   const entry = convert.value
   const load = yield* timed(openModels(entry.config, entry.graphs, backend, { sessionOptions: memory }))

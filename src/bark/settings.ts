@@ -65,22 +65,36 @@ export const dtype = Config.Literals(DTYPES, "BARK_DTYPE").pipe(Config.withDefau
 /**
  * BARK_ORT_PREPACK: let onnxruntime prepack weights into private copies.
  * Default: off for fp32 (sessions use the memory-mapped weights in the graph
- * cache, shared between sessions and processes; see README, "Memory"), on for
- * the other dtypes: int8 and q4's MatMulNBits kernels run ~20× slower
- * unprepacked, and their prepacked copies are small.
+ * cache, shared between sessions and processes; see README, "Memory") unless
+ * the engine batches (a batched step is a matrix product, which packs
+ * unprepacked weights on every run), on for the other dtypes: int8 and q4's
+ * MatMulNBits kernels run ~20× slower unprepacked, and their prepacked copies
+ * are small.
  */
-export const prepack = (dtype: Dtype) =>
-  Effect.map(Config.option(flag("BARK_ORT_PREPACK")), (explicit) => Option.getOrElse(explicit, () => dtype !== "fp32"))
+export const prepack = (dtype: Dtype, batching = false) =>
+  Effect.map(Config.option(flag("BARK_ORT_PREPACK")), (explicit) => Option.getOrElse(explicit, () => dtype !== "fp32" || batching))
 
 /**
- * BARK_ORT_CPU_ARENA: onnxruntime's CPU memory arena (default false: it keeps
- * the largest activations of every run allocated; without it the peak RSS at
- * bark-small size is about 180 MB lower at the same ms/token; README, "Memory").
+ * BARK_ORT_CPU_ARENA: onnxruntime's CPU memory arena. Default off without
+ * batching (it keeps the largest activations of every run allocated; without
+ * it the peak RSS at bark-small size is about 180 MB lower at the same
+ * ms/token; README, "Memory"), on with BARK_MAX_BATCH above 1, where every
+ * step allocates the batch's attention buffers again and the arena saves
+ * their page faults (README, "Batched generation").
  */
-export const cpuArena = flag("BARK_ORT_CPU_ARENA").pipe(Config.withDefault(false))
+export const cpuArena = (batching = false) =>
+  Effect.map(Config.option(flag("BARK_ORT_CPU_ARENA")), (explicit) => Option.getOrElse(explicit, () => batching))
 
-/** The memory options every session of a model of `dtype` is opened with (prepacking, arena), from the settings above. */
-export const memoryOptions = (dtype: Dtype) => Effect.all({ prepack: prepack(dtype), cpuMemArena: cpuArena })
+/**
+ * The memory options every session of a model of `dtype` is opened with
+ * (prepacking, arena), from the settings above and whether the engine
+ * batches (`batching`; default: BARK_MAX_BATCH above 1).
+ */
+export const memoryOptions = (dtype: Dtype, batching?: boolean) =>
+  Effect.gen(function*() {
+    const batched = batching ?? (yield* maxBatch) > 1
+    return { prepack: yield* prepack(dtype, batched), cpuMemArena: yield* cpuArena(batched) }
+  })
 
 /** A non-empty value of the first of `names` that is set, resolved to an absolute path, and its name. */
 const firstDir = (names: ReadonlyArray<string>) =>
