@@ -16,7 +16,7 @@
 import type { Scope } from "effect"
 import { Effect, Schema } from "effect"
 import { type Job, Queue, UnrecoverableError } from "bullmq"
-import { Redis } from "ioredis"
+import { redis } from "./redis.ts"
 import type { AcceptedJob } from "./JobRequest.ts"
 import type { JobSettings } from "./settings.ts"
 
@@ -105,32 +105,6 @@ export interface JobQueue {
 }
 
 const iso = (ms: number | undefined) => ms === undefined || ms === 0 ? null : new Date(ms).toISOString()
-
-/** Reconnect with backoff: 100 ms doubling to 5 s, forever. */
-export const retryStrategy = (times: number) => Math.min(100 * 2 ** Math.min(times, 6), 5000)
-
-/** A Redis connection to BARK_REDIS_URL, closed with the scope. */
-export const redis = (url: string, options: { readonly worker: boolean }) =>
-  Effect.acquireRelease(
-    Effect.sync(() => {
-      const client = new Redis(url, {
-        // Workers block on Redis and wait through reconnects; producers give up on a command after one retry
-        // (and JobQueue calls nothing while disconnected), so requests are not held.
-        maxRetriesPerRequest: options.worker ? null : 1,
-        retryStrategy,
-        connectionName: `bark-pipeline-${options.worker ? "worker" : "api"}-${process.pid}`
-      })
-      let lastError: string | undefined
-      client.on("error", (e: Error) => {
-        lastError = e.message
-      })
-      client.on("ready", () => {
-        lastError = undefined
-      })
-      return { client, lastError: () => lastError }
-    }),
-    ({ client }) => Effect.promise(() => client.quit().catch(() => client.disconnect()))
-  )
 
 export const make = (settings: JobSettings): Effect.Effect<JobQueue, never, Scope.Scope> =>
   Effect.gen(function*() {

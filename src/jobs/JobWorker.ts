@@ -26,7 +26,8 @@ import { withParent } from "../observability/traceContext.ts"
 import * as Encoders from "../server/encoders.ts"
 import * as Metrics from "../server/Metrics.ts"
 import * as JobRequest from "./JobRequest.ts"
-import { CANCELLED, type JobData, type JobProgress, type JobQueue, type JobResult, redis } from "./JobQueue.ts"
+import { CANCELLED, type JobData, type JobProgress, type JobQueue, type JobResult } from "./JobQueue.ts"
+import { redis } from "./redis.ts"
 import type { ResultsStore } from "./ResultsStore.ts"
 
 export interface JobWorker {
