@@ -20,6 +20,7 @@ import { makeCodecDecoder } from "./codec/decoder.ts"
 import { loadBarkConfig } from "./config.ts"
 import type { Codes } from "./generate/Codes.ts"
 import { generateAudio, type GenerateOptions } from "./generate/generate.ts"
+import * as Batch from "./generate/batch.ts"
 import { argmax } from "./generate/sampling.ts"
 import type { VoicePrompt } from "./generate/VoicePrompt.ts"
 import { type CausalGpt, makeCausalGpt, MERGED_FIELD } from "./gpt/causalLM.ts"
@@ -48,7 +49,14 @@ export interface ParityOutputs {
  * Writes every output of `caseDir` (forward passes, codec, end-to-end runs)
  * into `outDir`, each file atomically.
  */
-export const writeParityOutputs = Effect.fn("writeParityOutputs")(function*(caseDir: string, outDir: string) {
+export const writeParityOutputs = Effect.fn("writeParityOutputs")(function*(
+  caseDir: string,
+  outDir: string,
+  options: {
+    /** Generate the end-to-end runs together, in one running batch per causal model (./generate/batch.ts). */
+    readonly batched?: boolean
+  } = {}
+) {
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
   const backend = yield* InferenceBackend
@@ -140,6 +148,16 @@ export const writeParityOutputs = Effect.fn("writeParityOutputs")(function*(case
 
   const models: BarkModels = { semantic: semantic.last, coarse: coarse.last, fine, codec }
   const info = yield* readGenerationInfo(inCase("generation_info.json"))
+  let largestStep = 0
+  const onStep = (size: number) => Effect.sync(() => void (largestStep = Math.max(largestStep, size)))
+  const schedulers = options.batched === true
+    ? {
+      semantic: yield* Batch.make(models.semantic, { maxBatch: E2E_RUNS.length, onStep }),
+      coarse: yield* Batch.make(models.coarse, { maxBatch: E2E_RUNS.length, onStep })
+    }
+    : undefined
+  // Every run's inputs first, so that batched runs start together.
+  const runs: Array<{ readonly run: string; readonly textIds: Int32Array; readonly options: GenerateOptions }> = []
   for (const run of E2E_RUNS) {
     const params = info?.[`${run}_params`]
     if (params === undefined) {
@@ -153,13 +171,20 @@ export const writeParityOutputs = Effect.fn("writeParityOutputs")(function*(case
       notes.push(history.note)
       voice = history.voice
     }
-    const textIds = yield* ids(`${run}_text_token_ids.npy`)
-    const out = yield* generateAudio(models, { textIds }, { ...generateOptions(params), voice })
+    runs.push({ run, textIds: yield* ids(`${run}_text_token_ids.npy`), options: { ...generateOptions(params), voice, schedulers } })
+  }
+  const generated = yield* Effect.forEach(
+    runs,
+    ({ run, textIds, options }) => Effect.map(generateAudio(models, { textIds }, options), (out) => ({ run, out })),
+    { concurrency: schedulers === undefined ? 1 : "unbounded" }
+  )
+  for (const { run, out } of generated) {
     yield* writeTensor(`${run}_semantic_tokens`, int64([out.semantic.tokens.length], out.semantic.tokens))
     yield* writeTensor(`${run}_coarse_tokens`, codesTensor(out.coarse))
     yield* writeTensor(`${run}_fine_tokens`, codesTensor(out.fine))
     yield* write(`${run}_waveform`, [out.audio.length], out.audio)
   }
+  if (schedulers !== undefined) notes.push(`the end-to-end runs were decoded together: the largest step held ${largestStep} sequences`)
 
   return { files: written, notes } satisfies ParityOutputs
 }, Effect.scoped)

@@ -53,6 +53,16 @@ describe("golden parity", () => {
         }
         assert.sameMembers([...files], results.map((r) => r.file))
       }).pipe(Effect.scoped, Effect.provide(env)), 120_000)
+
+    it.effect(`${basename(caseDir)}: the end-to-end runs decoded together in one batch match the reference token for token`, () =>
+      Effect.gen(function*() {
+        const out = yield* tempDir
+        const { notes } = yield* writeParityOutputs(caseDir, out, { batched: true })
+        const e2e = (yield* compareWithGolden(caseDir, out)).filter((r) => r.file.startsWith("e2e"))
+        if (e2e.length === 0) return // a case without end-to-end runs
+        for (const r of e2e) assert.strictEqual(r.status, "pass", `${r.file}: ${r.status} (max abs ${r.maxAbs}, ${r.note})`)
+        assert.include(notes.join("\n"), "the largest step held 2 sequences")
+      }).pipe(Effect.scoped, Effect.provide(env)), 120_000)
   }
 })
 
