@@ -18,7 +18,7 @@ import * as Serve from "./commands/serve.ts"
 import * as Synthesize from "./commands/synthesize.ts"
 import * as Trace from "./commands/trace.ts"
 
-export const version = "0.3.0"
+export const version = "0.4.0"
 
 export const cli = Command.make("bark-pipeline").pipe(
   Command.withDescription("declare, run and inspect typed startup and inference pipelines (Bark TTS on onnxruntime)"),

@@ -199,10 +199,11 @@ describe.skipIf(!hasRedis)("synthesis jobs on BullMQ + Redis", () => {
     const running = await json(await postJob(api.url, { text: LONG }))
     const queued = await json(await postJob(api.url, { text: "Never spoken." }))
     await awaitJob(api.url, running.id, ["running"])
-    const cancel = await fetch(`${api.url}/v1/jobs/${running.id}`, { method: "DELETE" })
-    expect(cancel.status).toBe(202)
+    // The queued one first: once the running one stops, the worker takes the next.
     const cancelQueued = await json(await fetch(`${api.url}/v1/jobs/${queued.id}`, { method: "DELETE" }))
     expect(cancelQueued.state).toBe("cancelled")
+    const cancel = await fetch(`${api.url}/v1/jobs/${running.id}`, { method: "DELETE" })
+    expect(cancel.status).toBe(202)
     const stopped = await awaitJob(api.url, running.id, ["cancelled"], 10_000)
     // It stopped before its three chunks were done.
     expect(stopped.progress?.sentences.done ?? 0).toBeLessThan(3)
