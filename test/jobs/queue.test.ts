@@ -63,6 +63,8 @@ describe.skipIf(!hasRedis)("synthesis jobs on BullMQ + Redis", () => {
     return service
   }
 
+  /** The API replica, shared by the tests: it holds no state of its own. */
+  let api: Service
   beforeAll(async () => {
     redis = await startRedis()
   })
@@ -74,10 +76,11 @@ describe.skipIf(!hasRedis)("synthesis jobs on BullMQ + Redis", () => {
     await queue.close()
   })
   afterAll(async () => {
+    await api.stop()
     await redis.stop()
     removeDirs()
   })
-  beforeAll(() => {
+  beforeAll(async () => {
     base = {
       BARK_REDIS_URL: redis.url,
       BARK_RESULTS_DIR: tempDir("bark-results-"),
@@ -86,10 +89,10 @@ describe.skipIf(!hasRedis)("synthesis jobs on BullMQ + Redis", () => {
       BARK_JOB_STALLED_CHECK_MS: "1000",
       BARK_JOB_BACKOFF_MS: "100"
     }
+    api = await startService("serve", "mock", base)
   })
 
   it("enqueues on a serve replica, a worker completes it, the audio is the engine's for that seed", async () => {
-    const api = await start("serve")
     const worker = await start("worker", { BARK_MOCK_LATENCY_MS: "150" })
     const created = await postJob(api.url, { text: LONG, voice: "v2/en_speaker_6", seed: 42 })
     expect(created.status).toBe(202)
@@ -124,7 +127,6 @@ describe.skipIf(!hasRedis)("synthesis jobs on BullMQ + Redis", () => {
   })
 
   it("stores other formats: an mp3 job's audio is MPEG", async () => {
-    const api = await start("serve")
     await start("worker")
     const job = await json(await postJob(api.url, { text: "Short and sweet.", format: "mp3" }))
     await awaitJob(api.url, job.id, ["completed"])
@@ -136,7 +138,6 @@ describe.skipIf(!hasRedis)("synthesis jobs on BullMQ + Redis", () => {
   })
 
   it("two workers share 20 jobs and no job is done twice", async () => {
-    const api = await start("serve")
     const workers = [await start("worker", { BARK_MOCK_LATENCY_MS: "60" }), await start("worker", { BARK_MOCK_LATENCY_MS: "60" })]
     const ids: Array<string> = []
     for (let i = 0; i < 20; i++) ids.push((await json(await postJob(api.url, { text: `Job number ${i} of twenty.`, seed: i }))).id)
@@ -153,7 +154,6 @@ describe.skipIf(!hasRedis)("synthesis jobs on BullMQ + Redis", () => {
   })
 
   it("a worker killed mid-job (SIGKILL): another worker takes the job after the stall check and gives the same audio", async () => {
-    const api = await start("serve")
     const doomed = await start("worker", { BARK_MOCK_LATENCY_MS: "1500" })
     const job = await json(await postJob(api.url, { text: LONG, voice: "v2/de_speaker_3", seed: 7 }))
     await awaitJob(api.url, job.id, ["running"])
@@ -169,7 +169,6 @@ describe.skipIf(!hasRedis)("synthesis jobs on BullMQ + Redis", () => {
   })
 
   it("Redis restarted mid-run: the worker reconnects and every job completes once", async () => {
-    const api = await start("serve")
     const worker = await start("worker", { BARK_MOCK_LATENCY_MS: "200" })
     const ids: Array<string> = []
     for (let i = 0; i < 6; i++) ids.push((await json(await postJob(api.url, { text: `Survive the restart, number ${i}.`, seed: 100 + i }))).id)
@@ -194,7 +193,6 @@ describe.skipIf(!hasRedis)("synthesis jobs on BullMQ + Redis", () => {
   })
 
   it("cancels a running job between steps and a queued one before it starts", async () => {
-    const api = await start("serve")
     const worker = await start("worker", { BARK_MOCK_LATENCY_MS: "900" })
     const running = await json(await postJob(api.url, { text: LONG }))
     const queued = await json(await postJob(api.url, { text: "Never spoken." }))
@@ -222,7 +220,6 @@ describe.skipIf(!hasRedis)("synthesis jobs on BullMQ + Redis", () => {
   })
 
   it("rejects bad payloads at enqueue with 400, and a poisoned job in Redis is dead-lettered without harming the worker", async () => {
-    const api = await start("serve")
     const worker = await start("worker")
     const cases: ReadonlyArray<readonly [unknown, string | null]> = [
       [{ text: "" }, "text"],
@@ -265,7 +262,6 @@ describe.skipIf(!hasRedis)("synthesis jobs on BullMQ + Redis", () => {
     // The results directory is a file: every write fails, a fault that might clear, so the job is retried.
     const blocked = path.join(tempDir("bark-blocked-"), "results")
     fs.writeFileSync(blocked, "not a directory")
-    const api = await start("serve", { BARK_RESULTS_DIR: blocked })
     const worker = await start("worker", { BARK_RESULTS_DIR: blocked, BARK_JOB_ATTEMPTS: "3" })
     const job = await json(await postJob(api.url, { text: "Doomed to fail." }))
     expect(job.attempts.max).toBe(3)
@@ -304,7 +300,6 @@ describe.skipIf(!hasRedis)("synthesis jobs on BullMQ + Redis", () => {
   })
 
   it("SIGTERM lets the running job finish before the worker exits", async () => {
-    const api = await start("serve")
     const worker = await start("worker", { BARK_MOCK_LATENCY_MS: "400" })
     const job = await json(await postJob(api.url, { text: "Finish me. Please finish me before you go." }))
     await awaitJob(api.url, job.id, ["running"])

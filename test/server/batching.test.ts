@@ -1,11 +1,20 @@
 /**
- * Continuous batching in the service: `serve --profile demo --dtype q4` with
- * BARK_MAX_BATCH=4 (worker-thread engine) under concurrent requests returns
- * each client the audio it gets when it is alone, and the batch-size
- * histogram shows the steps were shared.
+ * Continuous batching in the service: a server on a tiny random Bark with
+ * BARK_MAX_BATCH=4 and the worker-thread engine, under concurrent requests,
+ * returns each client the audio it gets when it is alone, and the
+ * batch-size histogram shows the steps were shared.
  */
+import { NodeServices } from "@effect/platform-node"
+import { Effect, Exit, Scope } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { metricSum, removeDirs, type Service, startService, tempDir } from "../jobs/support.ts"
+import { makeRandomCheckpoint, presets, writeBarkModelDir } from "../../src/bark/randomCheckpoint.ts"
+import { localRecipe } from "../bark/engine/localRecipe.ts"
+import { metricSum } from "../jobs/support.ts"
+import * as Server from "../../src/server/Server.ts"
+import { postJson } from "./support.ts"
 
 const requests = [
   { text: "The first client asks for this.", voice: "v2/en_speaker_0", seed: 1 },
@@ -14,32 +23,34 @@ const requests = [
   { text: "The fourth client waits its turn like the others.", voice: "v2/en_speaker_0", seed: 4 }
 ]
 
-describe("bark-pipeline serve with BARK_MAX_BATCH=4 (demo model, q4)", () => {
-  let server: Service
+describe("a service with BARK_MAX_BATCH=4 (tiny model, worker-thread engine)", () => {
+  let url = ""
+  const scope = Effect.runSync(Scope.make())
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bark-batch-serve-"))
   beforeAll(async () => {
-    const cache = tempDir("bark-cache-")
-    server = await startService("serve", "demo", {
-      BARK_CACHE_DIR: cache,
-      BARK_DTYPE: "q4",
-      BARK_MAX_BATCH: "4",
-      BARK_DEMO_OUT: `${cache}/demo.wav`,
-      BARK_JOBS: "off"
-    })
-  }, 240_000)
+    await Effect.runPromise(
+      Effect.flatMap(makeRandomCheckpoint(presets.tiny), (c) => writeBarkModelDir(dir, c, { voices: 2 })).pipe(Effect.provide(NodeServices.layer))
+    )
+    const config = { BARK_MODEL: dir, BARK_MAX_BATCH: "4", BARK_ENGINE: "worker", BARK_JOBS: "off", BARK_PORT: "0" }
+    const running = await Effect.runPromise(
+      Server.start(localRecipe, { config }).pipe(Scope.provide(scope), Effect.provide(NodeServices.layer))
+    )
+    url = running.url
+  })
   afterAll(async () => {
-    await server?.stop()
-    removeDirs()
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+    fs.rmSync(dir, { recursive: true, force: true })
   })
 
   const synthesize = async (body: unknown) => {
-    const response = await fetch(`${server.url}/synthesize`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })
+    const response = await postJson(`${url}/synthesize`, body)
     expect(response.status).toBe(200)
     return new Uint8Array(await response.arrayBuffer())
   }
 
   it("answers concurrent clients each with its own audio, as when each is alone", async () => {
     const together = await Promise.all(requests.map(synthesize))
-    const metrics = await (await fetch(`${server.url}/metrics`)).text()
+    const metrics = await (await fetch(`${url}/metrics`)).text()
     const tokens = metricSum(metrics, "bark_batch_size_count")
     const alone = metricSum(metrics, "bark_batch_size_bucket", `le="1"`)
     expect(tokens).toBeGreaterThan(0)
@@ -49,7 +60,7 @@ describe("bark-pipeline serve with BARK_MAX_BATCH=4 (demo model, q4)", () => {
     for (const request of requests) oneByOne.push(await synthesize(request))
     for (const [i, audio] of together.entries()) expect(audio, `request ${i}`).toEqual(oneByOne[i])
     expect(new Set(together.map((a) => Buffer.from(a).toString("base64"))).size).toBe(requests.length)
-    const health = (await (await fetch(`${server.url}/health`)).json()) as { queue: { maxConcurrency: number } }
+    const health = (await (await fetch(`${url}/health`)).json()) as { queue: { maxConcurrency: number } }
     expect(health.queue.maxConcurrency).toBe(4)
-  }, 240_000)
+  })
 })
