@@ -73,6 +73,30 @@ describe("bark-pipeline bench (child process)", () => {
     expect(table.stdout).toMatch(/semantic ms\/token +[0-9.]+ +[0-9.]+/)
   }, 120_000)
 
+  it("--batch 1,2,4 decodes N sequences together and reports aggregate tokens/s, ms per step and sameness per size", async () => {
+    const model = await tinyModel()
+    const r = await runCliProcess([
+      "bench", "--model", model, "--batch", "2,4", "--semantic-tokens", "12", "--coarse-tokens", "16", "--threads", "1", "--json"
+    ], { env: { BARK_CACHE_DIR: path.join(path.dirname(model), "cache") } })
+    expect(r.code, r.stderr).toBe(0)
+    const report = JSON.parse(r.stdout)
+    for (const stage of ["semantic", "coarse"] as const) {
+      expect(report[stage].map((f: { batch: number }) => f.batch)).toEqual([1, 2, 4]) // 1 added as the baseline
+      for (const f of report[stage]) {
+        expect(f.identical_to_alone).toBe(true)
+        expect(f.ms_per_step).toBeGreaterThan(0)
+        const rate = (f.batch * 1000) / f.ms_per_step
+        expect(Math.abs(f.tokens_per_second_aggregate - rate) / rate).toBeLessThan(0.01) // both rounded to 4 digits
+      }
+    }
+    expect(report.semantic[0].tokens).toBe(12)
+    expect(report.speedup.semantic).toBeGreaterThan(0)
+    expect(report).toMatchObject({ prepack: true, cpu_arena: true })
+    const bad = await runCliProcess(["bench", "--model", "unused", "--batch", "2,x"])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toContain("--batch 2,x: expected batch sizes 1..64")
+  })
+
   it("exits 2 for an unknown dtype, naming the ones there are", async () => {
     const r = await runCliProcess(["bench", "--model", "unused", "--dtype", "fp32,q3"])
     expect(r.code).toBe(2)
