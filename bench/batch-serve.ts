@@ -14,19 +14,14 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { procfs } from "../src/pipeline/memory.ts"
 import { removeDirs, startService, tempDir } from "../test/jobs/support.ts"
 
 const requests = Number(process.env.BENCH_BATCH_REQUESTS ?? 32)
 const TEXT = "The narrator reads this line while the scene fades in."
 
-const peakRssMb = (pid: number | undefined): number | null => {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))
-    return m === null ? null : Math.round(Number(m[1]) / 1024)
-  } catch {
-    return null
-  }
-}
+/** The child's peak RSS (VmHWM), MB. */
+const peakRssMb = (pid: number | undefined): number | null => (pid === undefined ? null : procfs(`/proc/${pid}`).readMb() ?? null)
 
 const scenario = async (maxBatch: number, clients: number, cache: string) => {
   const server = await startService("serve", "demo", {

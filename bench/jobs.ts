@@ -17,6 +17,7 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { procfs } from "../src/pipeline/memory.ts"
 import { awaitJob, json, postJob, removeDirs, type Service, startRedis, startService, tempDir } from "../test/jobs/support.ts"
 
 const env = process.env
@@ -25,14 +26,8 @@ const jobsPer = { mock: Number(env.BENCH_JOBS_MOCK ?? 40), demo: Number(env.BENC
 const mockLatencyMs = env.BENCH_JOBS_MOCK_LATENCY_MS ?? "200"
 const TEXT = "The narrator opens the scene with a short line. A second sentence follows it."
 
-const peakRssMb = (pid: number | undefined): number | null => {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))
-    return m === null ? null : Math.round(Number(m[1]) / 1024)
-  } catch {
-    return null
-  }
-}
+/** The child's peak RSS (VmHWM), MB. */
+const peakRssMb = (pid: number | undefined): number | null => (pid === undefined ? null : procfs(`/proc/${pid}`).readMb() ?? null)
 
 interface Row {
   readonly profile: string

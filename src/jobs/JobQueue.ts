@@ -15,7 +15,7 @@
  */
 import type { Scope } from "effect"
 import { Effect, Schema } from "effect"
-import { type Job, Queue, UnrecoverableError } from "bullmq"
+import { type Job, Queue } from "bullmq"
 import { redis } from "./redis.ts"
 import type { AcceptedJob } from "./JobRequest.ts"
 import type { JobSettings } from "./settings.ts"
@@ -249,4 +249,3 @@ export const make = (settings: JobSettings): Effect.Effect<JobQueue, never, Scop
     return { settings, connected, unavailableReason, awaitConnected, enqueue, get, cancel, isCancelled, list, counts, queue }
   })
 
-export { UnrecoverableError }
