@@ -63,4 +63,22 @@ describe("a service with BARK_MAX_BATCH=4 (tiny model, worker-thread engine)", (
     const health = (await (await fetch(`${url}/health`)).json()) as { queue: { maxConcurrency: number } }
     expect(health.queue.maxConcurrency).toBe(4)
   })
+
+  it("a client that goes away mid-batch leaves it; the others still get their own audio", async () => {
+    const [keep, leave] = [requests[1]!, { text: "This client hangs up before the end of a long text. It has several sentences to say. So it will still be running.", seed: 9 }]
+    const expected = await synthesize(keep)
+    const shared = (metrics: string) => metricSum(metrics, "bark_batch_size_count") - metricSum(metrics, "bark_batch_size_bucket", `le="1"`)
+    const start = await (await fetch(`${url}/metrics`)).text()
+    const before = metricSum(start, "bark_generations_total", `outcome="interrupted"`)
+    const abort = new AbortController()
+    const leaving = postJson(`${url}/synthesize`, leave, { signal: abort.signal }).catch((e: Error) => e)
+    const kept = synthesize(keep)
+    // Hang up once the two share steps.
+    while (shared(await (await fetch(`${url}/metrics`)).text()) === shared(start)) await new Promise((resolve) => setTimeout(resolve, 10))
+    abort.abort()
+    expect(await leaving).toBeInstanceOf(Error)
+    expect(await kept).toEqual(expected)
+    const after = metricSum(await (await fetch(`${url}/metrics`)).text(), "bark_generations_total", `outcome="interrupted"`)
+    expect(after).toBe(before + 1)
+  })
 })
