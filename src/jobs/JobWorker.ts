@@ -33,8 +33,6 @@ import type { ResultsStore } from "./ResultsStore.ts"
 export interface JobWorker {
   /** Jobs running now. */
   readonly active: () => number
-  /** Whether the worker's own Redis connection is up. */
-  readonly connected: () => boolean
   /** Stops taking jobs and waits for the running ones (up to `graceMs`, then abandons them to the stall check). */
   readonly close: (graceMs: number) => Effect.Effect<void>
 }
@@ -52,16 +50,20 @@ class Cancelled {
 }
 
 /** Sums the engine's progress events into sentences and tokens. */
-const progressTracker = (sentences: number) => {
+const progressTracker = () => {
+  // Tokens done per chunk and stage (each event gives the stage's count so far), and their sum.
   const tokens = new Map<string, number>()
-  let progress: JobProgress = { sentences: { done: 0, total: sentences }, tokens: 0, stage: "queued" }
+  let sum = 0
+  let progress: JobProgress = { sentences: { done: 0, total: 0 }, tokens: 0, stage: "queued" }
   let dirty = true
   return {
     onProgress: (p: SynthesisProgress) =>
       Effect.sync(() => {
-        if (p.stage !== "codec") tokens.set(`${p.chunk}/${p.stage}`, p.done)
-        let sum = 0
-        for (const n of tokens.values()) sum += n
+        if (p.stage !== "codec") {
+          const key = `${p.chunk}/${p.stage}`
+          sum += p.done - (tokens.get(key) ?? 0)
+          tokens.set(key, p.done)
+        }
         progress = { ...progress, sentences: { done: progress.sentences.done, total: p.chunks }, tokens: sum, stage: p.stage }
         dirty = true
       }),
@@ -94,7 +96,12 @@ export const start = (options: WorkerOptions): Effect.Effect<JobWorker, never, S
           Effect.mapError((e) => new UnrecoverableError(`${e.message}: ${e.remediation}`))
         )
         if (yield* queue.isCancelled(id).pipe(Effect.orElseSucceed(() => false))) return yield* Effect.fail(new Cancelled())
-        const tracker = progressTracker(0)
+        const tracker = progressTracker()
+        /** Sends the progress to Redis if it changed; a lost update is only a stale progress figure. */
+        const reportProgress = Effect.suspend(() => {
+          const progress = tracker.take()
+          return progress === undefined ? Effect.void : Effect.tryPromise(() => job.updateProgress(progress as never)).pipe(Effect.ignore)
+        })
         const spans = yield* ProgressSpans.make
         const synthesisOptions: SynthesisOptions = {
           seed: request.seed,
@@ -109,14 +116,12 @@ export const start = (options: WorkerOptions): Effect.Effect<JobWorker, never, S
         )
         // Reports progress and watches for a cancel; ends the race only by failing with Cancelled.
         const watch = Effect.gen(function*() {
-          const progress = tracker.take()
-          if (progress !== undefined) yield* Effect.tryPromise(() => job.updateProgress(progress as never)).pipe(Effect.ignore)
+          yield* reportProgress
           const cancelled = signal?.aborted === true || (yield* queue.isCancelled(id).pipe(Effect.orElseSucceed(() => false)))
           if (cancelled) return yield* Effect.fail(new Cancelled())
         }).pipe(Effect.repeat(Schedule.spaced("500 millis")), Effect.andThen(Effect.never))
         const synthesis = yield* Effect.raceFirst(generate, watch).pipe(Effect.onExit((exit) => spans.end(exit)))
-        const final = tracker.take()
-        if (final !== undefined) yield* Effect.tryPromise(() => job.updateProgress(final as never)).pipe(Effect.ignore)
+        yield* reportProgress
         const audio = synthesis.audio
         const bytes = yield* Encoders.encodeWhole(request.format, audio, engine.sampleRate).pipe(
           Effect.withSpan("encode", { attributes: { "bark.format": request.format } })
@@ -190,7 +195,6 @@ export const start = (options: WorkerOptions): Effect.Effect<JobWorker, never, S
 
     return {
       active: () => active,
-      connected: () => client.status === "ready",
       close: (graceMs) =>
         Effect.promise(() => worker.close()).pipe(
           Effect.timeoutOrElse({ duration: graceMs, orElse: () => Effect.promise(() => worker.close(true).catch(() => undefined)) })

@@ -136,11 +136,9 @@ const outcome = (exit: Exit.Exit<unknown, unknown>) =>
 export const make = (deps: RouteDeps) => {
   const { settings, state, admission, memory } = deps
 
-  const maxBody = ByteSize.bytes(settings.maxBodyBytes)
-
   const readBody = <A>(schema: Schema.ConstraintDecoder<A, never>, limitBytes = settings.maxBodyBytes) =>
     HttpServerRequest.schemaBodyJson(schema, { errors: "all" }).pipe(
-      Effect.provideService(HttpIncomingMessage.MaxBodySize, limitBytes === settings.maxBodyBytes ? maxBody : ByteSize.bytes(limitBytes)),
+      Effect.provideService(HttpIncomingMessage.MaxBodySize, ByteSize.bytes(limitBytes)),
       Effect.catchTags({
         SchemaError: (e) =>
           Effect.fail(badRequest("InvalidRequest", `invalid request body: ${e.message}`, "fix the fields named above (see the README for the body schema)")),

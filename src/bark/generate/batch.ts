@@ -53,7 +53,7 @@ export const drive = <A>(model: CausalLM, decoding: Decoding<A>): Effect.Effect<
   })
 
 /** The batch of `model`, or, for a model without one, a batch that runs each sequence alone (same results, no speed-up). */
-export const batchOf = (model: CausalLM): DecoderBatch => model.batch?.() ?? sequentialBatch(model)
+const batchOf = (model: CausalLM): DecoderBatch => model.batch?.() ?? sequentialBatch(model)
 
 const sequentialBatch = (model: CausalLM): DecoderBatch => {
   const states = new Map<BatchSlot, DecoderState>()

@@ -136,7 +136,7 @@ export const openCausalGpt = Effect.fn("openCausalGpt")(function*(
   }
 
   /** A batch of sequences on one KV cache; slot handles follow their sequence when slots move. */
-  const makeBatch = (): DecoderBatch & { readonly cache: KvCache } => {
+  const makeBatch = (): DecoderBatch => {
     const cache = new KvCache(layers, heads, headDim, kvElement)
     const handles: Array<{ index: number; length: number; released: boolean }> = []
     const handleOf = (slot: BatchSlot) => {
@@ -246,7 +246,6 @@ export const openCausalGpt = Effect.fn("openCausalGpt")(function*(
     }
 
     return {
-      cache,
       get size() {
         return cache.size
       },
@@ -257,8 +256,8 @@ export const openCausalGpt = Effect.fn("openCausalGpt")(function*(
   }
 
   // One sequence: a batch of its own, and a state per step so a stale one is refused.
-  const sequences = new WeakMap<DecoderState, { readonly batch: ReturnType<typeof makeBatch>; readonly slot: BatchSlot }>()
-  const decoded = (batch: ReturnType<typeof makeBatch>, slot: BatchSlot, logits: Float32Array): DecoderStep => {
+  const sequences = new WeakMap<DecoderState, { readonly batch: DecoderBatch; readonly slot: BatchSlot }>()
+  const decoded = (batch: DecoderBatch, slot: BatchSlot, logits: Float32Array): DecoderStep => {
     const state: DecoderState = { length: slot.length }
     sequences.set(state, { batch, slot })
     return { logits, state }

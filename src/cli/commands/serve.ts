@@ -20,7 +20,7 @@ import type * as Runner from "../../pipeline/Runner.ts"
 import * as ConsoleSink from "../../pipeline/sinks/console.ts"
 import * as JsonlSink from "../../pipeline/sinks/jsonl.ts"
 import type { TraceSink } from "../../pipeline/TraceSink.ts"
-import * as Server from "../../server/Server.ts"
+import type * as Server from "../../server/Server.ts"
 import { fromPipelineFailure, markGracefulStop } from "../CliExit.ts"
 import * as Pipelines from "../pipelines.ts"
 import { dtypeFlag, setFlag, withDtype } from "./run.ts"
@@ -39,8 +39,13 @@ const flags = {
 
 type Start = (profile: Pipeline.Any, options: Runner.RunOptions) => Effect.Effect<Server.Running, Runner.PipelineFailed, Scope.Scope>
 
-/** Starts a service (serve or worker) for the flags and keeps it up until interrupted, then drains. */
-const runService = (start: Start, doing: string, draining: string) => (input: {
+/**
+ * Starts a service (serve or worker) for the flags and keeps it up until
+ * interrupted, then drains. The server module (HTTP, the job queue's Redis
+ * client, OTLP) is loaded here, not when the CLI starts: the other commands
+ * do not pay for it.
+ */
+const runService = (pick: (server: typeof Server) => Start, doing: string, draining: string) => (input: {
   readonly profile: string
   readonly host: Option.Option<string>
   readonly port: Option.Option<number>
@@ -61,6 +66,7 @@ const runService = (start: Start, doing: string, draining: string) => (input: {
       ...(Option.isSome(host) ? { BARK_HOST: host.value } : {}),
       ...(Option.isSome(port) ? { BARK_PORT: String(port.value) } : {})
     }
+    const start = pick(yield* Effect.promise(() => import("../../server/Server.ts")))
     const started = yield* Effect.result(start(recipe, { sinks, config, probes: [Environment.probe] }))
     if (started._tag === "Failure") return yield* fromPipelineFailure(started.failure)
     const running = started.success
@@ -73,11 +79,11 @@ const runService = (start: Start, doing: string, draining: string) => (input: {
     )
   }))
 
-export const command = Command.make("serve", flags, runService(Server.start, "serving", "in-flight requests")).pipe(
+export const command = Command.make("serve", flags, runService((server) => server.start, "serving", "in-flight requests")).pipe(
   Command.withDescription("serve synthesis over HTTP: listen, run the startup recipe of a profile, serve until SIGTERM")
 )
 
-export const workerCommand = Command.make("worker", flags, runService(Server.startWorker, "taking jobs with", "in-flight requests and running jobs")).pipe(
+export const workerCommand = Command.make("worker", flags, runService((server) => server.startWorker, "taking jobs with", "in-flight requests and running jobs")).pipe(
   Command.withDescription(
     "take synthesis jobs from the queue (BARK_REDIS_URL): run the startup recipe of a profile, then work until SIGTERM; health and metrics over HTTP"
   )

@@ -15,15 +15,22 @@ import { testEngineOptions, tinyModelDir } from "./tinyModel.ts"
 
 const env = Layer.mergeAll(NodeServices.layer, InferenceBackend.cpu({ intraOpNumThreads: 2 }))
 
+/** Two engines on the same tiny model's sessions: one decoding alone, one batching up to 4 sequences. */
+const engines = Effect.gen(function*() {
+  const dir = yield* tinyModelDir
+  const models = yield* openModelDir(dir, { ownDir: yield* testOwnDir(dir) })
+  return {
+    alone: yield* makeBarkEngine(models, dir, testEngineOptions),
+    batched: yield* makeBarkEngine(models, dir, { ...testEngineOptions, maxBatch: 4 })
+  }
+})
+
 const LONG = "The first chunk is this one right here. The second chunk follows it here now. And then a third chunk closes the text."
 
 describe("an engine that batches", () => {
   it.effect("synthesizeMany and long texts: the same audio as one by one, from shared steps", () =>
     Effect.scoped(Effect.gen(function*() {
-      const dir = yield* tinyModelDir
-      const models = yield* openModelDir(dir, { ownDir: yield* testOwnDir(dir) })
-      const alone = yield* makeBarkEngine(models, dir, testEngineOptions)
-      const batched = yield* makeBarkEngine(models, dir, { ...testEngineOptions, maxBatch: 4 })
+      const { alone, batched } = yield* engines
       const requests = [
         { text: "Hello there.", options: { seed: 1, voice: "v2/en_speaker_0" } },
         { text: LONG, options: { seed: 2 } },
@@ -50,10 +57,7 @@ describe("an engine that batches", () => {
 
   it.effect("a request interrupted mid-batch leaves; the others finish with their own audio", () =>
     Effect.scoped(Effect.gen(function*() {
-      const dir = yield* tinyModelDir
-      const models = yield* openModelDir(dir, { ownDir: yield* testOwnDir(dir) })
-      const alone = yield* makeBarkEngine(models, dir, testEngineOptions)
-      const batched = yield* makeBarkEngine(models, dir, { ...testEngineOptions, maxBatch: 4 })
+      const { alone, batched } = yield* engines
       const expected = yield* alone.synthesize(LONG, { seed: 5 })
       const inBatch = yield* Deferred.make<void>()
       const keep = yield* Effect.forkChild(batched.synthesize(LONG, { seed: 5 }))
