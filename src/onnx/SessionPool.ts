@@ -108,7 +108,7 @@ export const make = Effect.fn("SessionPool.make")(function*(backend: typeof Infe
 
   const pool: SessionPool = {
     mode: options.mode,
-    backend: InferenceBackend.of({ name: backend.name, providers: backend.providers, createSession: register }),
+    backend: InferenceBackend.of({ ...backend, createSession: register }),
     stats: Effect.sync(() => ({
       created,
       released,

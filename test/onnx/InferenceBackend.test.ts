@@ -1,12 +1,14 @@
 /**
  * The InferenceBackend layers: CPU sessions live as long as their scope, and
- * the mock backend refuses sessions with a typed error.
+ * the mock backend refuses sessions with a typed error; the default thread
+ * count is one per core.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Exit, Scope } from "effect"
+import { availableParallelism } from "node:os"
 import { Tensor } from "onnxruntime-node"
 import { GraphBuilder } from "../../src/onnx/graph.ts"
-import { InferenceBackend } from "../../src/onnx/InferenceBackend.ts"
+import { coreCount, InferenceBackend, threadsPerCore } from "../../src/onnx/InferenceBackend.ts"
 
 const identity = () => {
   const g = new GraphBuilder("identity")
@@ -49,4 +51,14 @@ describe("InferenceBackend", () => {
       assert.strictEqual(error._tag, "InferenceError")
       assert.include(error.remediation, "InferenceBackend.Cpu")
     }).pipe(Effect.provide(InferenceBackend.Mock)))
+
+  it("counts SMT siblings once for the default thread count", () => {
+    const block = (siblings: number, cores: number) => `processor\t: 0\nphysical id\t: 0\nsiblings\t: ${siblings}\ncore id\t\t: 0\ncpu cores\t: ${cores}\n`
+    assert.strictEqual(threadsPerCore(block(16, 8)), 2)
+    assert.strictEqual(threadsPerCore(block(2, 2)), 1)
+    assert.strictEqual(threadsPerCore("processor : 0\n"), 1, "no topology fields: every logical CPU is a core")
+    const cores = coreCount()
+    assert.isAtLeast(cores, 1)
+    assert.isAtMost(cores, availableParallelism())
+  })
 })

@@ -1,46 +1,42 @@
 /**
- * The key/value caches of a batch of sequences, owned by JavaScript: per
- * layer a key and a value buffer `[slots, heads, capacity, headDim]`
- * (float32, or float16 as raw `Uint16Array` bits, as the graph's past inputs
- * say) that are fed to the graph as its past, and the positions each slot
- * has filled. New rows arrive as the graph's `kv_{l}` outputs and are written
- * here ("row-write"), so the cache never travels back out of onnxruntime.
+ * The key/value caches of a batch of sequences, owned by JavaScript and read
+ * in place by the causal graph (./graph.ts): per layer a key buffer
+ * `[slots, heads, headDim, capacity]` (transposed, so the graph's scores are
+ * a plain MatMul) and a value buffer `[slots, heads, capacity, headDim]`,
+ * float32, and the positions each slot has filled. New rows arrive as the
+ * graph's `kv_{l}` outputs and are written here, so the cache never travels
+ * back out of onnxruntime.
  *
  * The occupied slots are always `0..size-1`, so the first `size` slots are
  * one contiguous `[size, …]` block to feed a batched step, and any one slot
  * is a contiguous `[1, …]` block to feed its prefill alone. Removing a slot
  * moves the last one into its place.
  *
- * Capacity grows in chunks, and slots double: onnxruntime copies the whole
- * capacity into its present buffer on every step, so it should stay close to
- * the longest sequence.
+ * Capacity grows in chunks, and slots double: the graph reads every
+ * position up to the capacity on each step, so it should stay close to the
+ * longest sequence.
  *
  * @since 0.1.0
  */
 
-const CHUNK = 128
-
-export type KvElement = "float32" | "float16"
-export type KvBuffer = Float32Array | Uint16Array
+const CHUNK = 64
 
 export class KvCache {
   readonly layers: number
   readonly heads: number
   readonly headDim: number
-  readonly element: KvElement
   /** Positions filled, per occupied slot. */
   readonly lengths: Array<number> = []
   /** Slots allocated. */
   slots = 0
   capacity = 0
-  keys: Array<KvBuffer> = []
-  values: Array<KvBuffer> = []
+  keys: Array<Float32Array> = []
+  values: Array<Float32Array> = []
 
-  constructor(layers: number, heads: number, headDim: number, element: KvElement = "float32") {
+  constructor(layers: number, heads: number, headDim: number) {
     this.layers = layers
     this.heads = heads
     this.headDim = headDim
-    this.element = element
   }
 
   /** Occupied slots. */
@@ -53,30 +49,28 @@ export class KvCache {
     return this.heads * this.capacity * this.headDim
   }
 
-  private allocate(size: number): KvBuffer {
-    return this.element === "float16" ? new Uint16Array(size) : new Float32Array(size)
-  }
-
   /** Makes room for `slots` slots of `total` positions (capacity rounded up to a chunk), keeping the filled rows. */
   reserve(slots: number, total: number): void {
     const capacity = Math.max(this.capacity, Math.ceil(total / CHUNK) * CHUNK)
     const allocated = slots <= this.slots ? this.slots : Math.max(slots, 2 * this.slots)
     if (capacity === this.capacity && allocated === this.slots) return
-    const perSlot = this.heads * capacity * this.headDim
-    const grow = (old: KvBuffer) => {
-      const next = this.allocate(allocated * perSlot)
+    const size = allocated * this.heads * capacity * this.headDim
+    // Keys: one run of `length` values per (slot, head, dim); values: one run of `length · headDim` per (slot, head).
+    const grow = (old: Float32Array, runsPerSlot: number, runLength: (slot: number) => number) => {
+      const next = new Float32Array(size)
+      const oldStride = this.slotSize / runsPerSlot
+      const newStride = size / allocated / runsPerSlot
       for (let s = 0; s < this.size; s++) {
-        const rows = this.lengths[s]! * this.headDim
-        for (let h = 0; h < this.heads; h++) {
-          const from = (s * this.heads + h) * this.capacity * this.headDim
-          next.set(old.subarray(from, from + rows), (s * this.heads + h) * capacity * this.headDim)
+        const n = runLength(s)
+        for (let r = s * runsPerSlot; r < (s + 1) * runsPerSlot; r++) {
+          next.set(old.subarray(r * oldStride, r * oldStride + n), r * newStride)
         }
       }
       return next
     }
-    const empty = () => this.allocate(allocated * perSlot)
-    this.keys = this.slots === 0 ? Array.from({ length: this.layers }, empty) : this.keys.map(grow)
-    this.values = this.slots === 0 ? Array.from({ length: this.layers }, empty) : this.values.map(grow)
+    const fresh = () => Array.from({ length: this.layers }, () => new Float32Array(size))
+    this.keys = this.slots === 0 ? fresh() : this.keys.map((k) => grow(k, this.heads * this.headDim, (s) => this.lengths[s]!))
+    this.values = this.slots === 0 ? fresh() : this.values.map((v) => grow(v, this.heads, (s) => this.lengths[s]! * this.headDim))
     this.capacity = capacity
     this.slots = allocated
   }
@@ -103,32 +97,34 @@ export class KvCache {
     return index === last ? undefined : last
   }
 
-  /** Slot `slot` of a buffer, `[1, heads, capacity, headDim]`. */
-  slotView(buffer: KvBuffer, slot: number): KvBuffer {
+  /** Slot `slot` of a buffer, `[1, …]`. */
+  slotView(buffer: Float32Array, slot: number): Float32Array {
     return buffer.subarray(slot * this.slotSize, (slot + 1) * this.slotSize)
   }
 
-  /** The first `count` slots of a buffer, `[count, heads, capacity, headDim]`. */
-  batchView(buffer: KvBuffer, count: number): KvBuffer {
+  /** The first `count` slots of a buffer, `[count, …]`. */
+  batchView(buffer: Float32Array, count: number): Float32Array {
     return buffer.subarray(0, count * this.slotSize)
   }
 
   /**
-   * Writes `count` new rows of layer `l` for `slot` at its current length:
-   * `kv` is `[count, 2·heads·headDim]`, each row K | V. The length itself is
-   * advanced by the caller once every layer is written.
+   * Writes `count` new positions of layer `l` for `slot` at its current
+   * length: `kv` is `[count, 2·heads·headDim]`, each row K | V. The length
+   * itself is advanced by the caller once every layer is written.
    */
-  write(l: number, kv: KvBuffer, slot: number, count: number): void {
-    const width = this.heads * this.headDim
+  write(l: number, kv: Float32Array, slot: number, count: number): void {
+    const { capacity, headDim, heads } = this
+    const width = heads * headDim
     const keys = this.keys[l]!
     const values = this.values[l]!
-    const length = this.lengths[slot]!
+    const at = this.lengths[slot]!
     for (let t = 0; t < count; t++) {
       const row = t * 2 * width
-      for (let h = 0; h < this.heads; h++) {
-        const at = ((slot * this.heads + h) * this.capacity + length + t) * this.headDim
-        keys.set(kv.subarray(row + h * this.headDim, row + (h + 1) * this.headDim), at)
-        values.set(kv.subarray(row + width + h * this.headDim, row + width + (h + 1) * this.headDim), at)
+      for (let h = 0; h < heads; h++) {
+        const head = slot * heads + h
+        const key = row + h * headDim
+        for (let d = 0; d < headDim; d++) keys[(head * headDim + d) * capacity + at + t] = kv[key + d]!
+        values.set(kv.subarray(row + width + h * headDim, row + width + (h + 1) * headDim), (head * capacity + at + t) * headDim)
       }
     }
   }

@@ -11,13 +11,12 @@
  */
 import { Effect } from "effect"
 import { Tensor } from "onnxruntime-node"
-import { float16Bits, float16Tensor } from "../../onnx/float16.ts"
 import type { InferenceBackend, ModelSource } from "../../onnx/InferenceBackend.ts"
 import type { GptConfig } from "../config.ts"
 import { InferenceError } from "../../onnx/InferenceError.ts"
 import type { BatchSlot, CausalLM, DecoderBatch, DecoderState, DecoderStep } from "../models.ts"
-import { causalGptGraph, type LogitsFor, names, paddedHeadDim } from "./graph.ts"
-import { type KvBuffer, KvCache, type KvElement } from "./KvCache.ts"
+import { causalGptGraph, type LogitsFor, names } from "./graph.ts"
+import { KvCache } from "./KvCache.ts"
 import type { WeightFormat } from "./weightFormat.ts"
 import { type CausalGptWeights, commonDims } from "./weights.ts"
 
@@ -79,14 +78,10 @@ export const openCausalGpt = Effect.fn("openCausalGpt")(function*(
   const session = yield* backend.createSession(source, { model })
   const layers = dims.num_layers
   const heads = dims.num_heads
-  const headDim = paddedHeadDim(dims.hidden_size, heads)
+  const headDim = dims.hidden_size / heads
   const vocabIn = dims.input_vocab_size
   const vocabOut = dims.output_vocab_size
   const kvNames = Array.from({ length: layers }, (_, l) => names.newKeyValues(l))
-  const kvElement: KvElement = session.inputTypes[names.pastKey(0)] === "float16" ? "float16" : "float32"
-  const kvTensor = (buffer: KvBuffer, dims: ReadonlyArray<number>) =>
-    buffer instanceof Uint16Array ? float16Tensor(buffer, dims) : new Tensor("float32", buffer, dims)
-  const kvRows = (data: Tensor["data"]): KvBuffer => (kvElement === "float16" ? float16Bits(data) : data as Float32Array)
 
   const fail = (message: string, remediation: string) => new InferenceError({ model, message, remediation })
   const tooLong = (positions: number) =>
@@ -137,18 +132,30 @@ export const openCausalGpt = Effect.fn("openCausalGpt")(function*(
 
   /** A batch of sequences on one KV cache; slot handles follow their sequence when slots move. */
   const makeBatch = (): DecoderBatch => {
-    const cache = new KvCache(layers, heads, headDim, kvElement)
+    const cache = new KvCache(layers, heads, headDim)
     const handles: Array<{ index: number; length: number; released: boolean }> = []
     const handleOf = (slot: BatchSlot) => {
       const handle = slot as { index: number; length: number; released: boolean }
       return handle.released || handles[handle.index] !== handle ? undefined : handle
     }
-    const pastFeeds = (feeds: Record<string, Tensor>, view: (buffer: KvBuffer) => KvBuffer, batch: number) => {
-      const cacheDims = [batch, heads, cache.capacity, headDim]
+    /** The caches of `lengths.length` slots (`view`) and the bias that lets each of its `count` new positions see its filled rows and the new ones up to itself. */
+    const cacheFeeds = (feeds: Record<string, Tensor>, view: (buffer: Float32Array) => Float32Array, lengths: ReadonlyArray<number>, count: number) => {
+      const batch = lengths.length
+      const capacity = cache.capacity
       for (let l = 0; l < layers; l++) {
-        feeds[names.pastKey(l)] = kvTensor(view(cache.keys[l]!), cacheDims)
-        feeds[names.pastValue(l)] = kvTensor(view(cache.values[l]!), cacheDims)
+        feeds[names.pastKey(l)] = new Tensor("float32", view(cache.keys[l]!), [batch, heads, headDim, capacity])
+        feeds[names.pastValue(l)] = new Tensor("float32", view(cache.values[l]!), [batch, heads, capacity, headDim])
       }
+      const columns = capacity + count
+      const bias = new Float32Array(batch * count * columns).fill(-Infinity)
+      lengths.forEach((length, b) => {
+        for (let t = 0; t < count; t++) {
+          const row = (b * count + t) * columns
+          bias.fill(0, row, row + length)
+          bias.fill(0, row + capacity, row + capacity + t + 1)
+        }
+      })
+      feeds[names.attentionBias] = new Tensor("float32", bias, [batch, 1, count, columns])
     }
 
     const prefill: DecoderBatch["prefill"] = (ids, options) =>
@@ -173,13 +180,11 @@ export const openCausalGpt = Effect.fn("openCausalGpt")(function*(
         const feeds: Record<string, Tensor> = {
           [names.inputIds]: new Tensor("int64", input.ids, [1, input.rows, count]),
           [names.inputWeights]: new Tensor("float32", input.weights, [1, input.rows, count]),
-          [names.positionIds]: new Tensor("int64", BigInt64Array.from({ length: count }, (_, t) => BigInt(t)), [1, count]),
-          [names.seqlensK]: new Tensor("int32", Int32Array.of(count - 1), [1]),
-          [names.totalSequenceLength]: new Tensor("int32", Int32Array.of(count), [])
+          [names.positionIds]: new Tensor("int64", BigInt64Array.from({ length: count }, (_, t) => BigInt(t)), [1, count])
         }
-        pastFeeds(feeds, (buffer) => cache.slotView(buffer, slot), 1)
+        cacheFeeds(feeds, (buffer) => cache.slotView(buffer, slot), [0], count)
         const out = yield* session.run(feeds, [names.logits, ...kvNames])
-        kvNames.forEach((name, l) => cache.write(l, kvRows(out[name]!.data), slot, count))
+        kvNames.forEach((name, l) => cache.write(l, out[name]!.data as Float32Array, slot, count))
         cache.lengths[slot] = count
         handle.length = count
         return { slot: handle, logits: out[names.logits]!.data as Float32Array }
@@ -192,7 +197,6 @@ export const openCausalGpt = Effect.fn("openCausalGpt")(function*(
         // rows and logits are dropped.
         const tokens = new BigInt64Array(size)
         const positions = new BigInt64Array(size)
-        const seqlens = new Int32Array(size)
         const stepping: Array<number> = []
         let longest = 0
         for (let s = 0; s < size; s++) longest = Math.max(longest, cache.lengths[s]!)
@@ -207,21 +211,18 @@ export const openCausalGpt = Effect.fn("openCausalGpt")(function*(
         }
         for (let s = 0; s < size; s++) {
           positions[s] = BigInt(Math.min(cache.lengths[s]!, dims.block_size - 1))
-          seqlens[s] = cache.lengths[s]!
         }
         cache.reserve(size, longest + 1)
         const feeds: Record<string, Tensor> = {
           [names.inputIds]: new Tensor("int64", tokens, [size, 1, 1]),
           [names.inputWeights]: new Tensor("float32", new Float32Array(size).fill(1), [size, 1, 1]),
-          [names.positionIds]: new Tensor("int64", positions, [size, 1]),
-          [names.seqlensK]: new Tensor("int32", seqlens, [size]),
-          [names.totalSequenceLength]: new Tensor("int32", Int32Array.of(longest + 1), [])
+          [names.positionIds]: new Tensor("int64", positions, [size, 1])
         }
-        pastFeeds(feeds, (buffer) => cache.batchView(buffer, size), size)
+        cacheFeeds(feeds, (buffer) => cache.batchView(buffer, size), cache.lengths, 1)
         const out = yield* session.run(feeds, [names.logits, ...kvNames])
         const rowWidth = 2 * heads * headDim
         kvNames.forEach((name, l) => {
-          const rows = kvRows(out[name]!.data)
+          const rows = out[name]!.data as Float32Array
           for (const s of stepping) cache.write(l, rows.subarray(s * rowWidth, (s + 1) * rowWidth), s, 1)
         })
         for (const s of stepping) handles[s]!.length = ++cache.lengths[s]!

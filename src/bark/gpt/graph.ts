@@ -1,20 +1,23 @@
 /**
  * Bark's GPTs as ONNX graphs. Activations are float32; the linear layers and
  * embedding tables are held as a `WeightFormat` says (float32, or
- * block-quantised for int8/q4: ./weightFormat.ts), and so is the element
- * type of the KV cache (float32, or float16 with quantised weights).
+ * block-quantised for int8/q4: ./weightFormat.ts).
  *
  * Causal (semantic, coarse): one graph serves the prefill and every decode
  * step, of one sequence or of a batch of B sequences at different lengths.
- * It takes `T` new positions per sequence and the key/value caches of the
- * earlier ones as capacity buffers `[B, heads, capacity, headDim]`, and
- * attends with com.microsoft GroupQueryAttention (causal; sequence b reads
- * only the first `seqlens_k[b] + 1` rows of its cache and the new ones).
- * Besides the logits it returns each layer's new keys and values (`kv_{l}`,
- * `[B, T, 2H]`, K | V, in the cache's element type), which the caller writes
- * into its buffers ("row-write", see ort-notes.md §4): the cache is never
- * copied out of onnxruntime. The `present_*` outputs exist only because
- * GroupQueryAttention ignores the past without them; they are never fetched.
+ * It takes `T` new positions per sequence and the keys and values of the
+ * earlier ones in float32 capacity buffers that the caller owns: keys
+ * transposed, `[B, heads, headDim, capacity]`, values `[B, heads, capacity,
+ * headDim]`. Attention is plain MatMuls over those buffers, read in place:
+ * the scores of the cached positions and of the new ones are concatenated,
+ * `attention_bias` `[B, 1, T, capacity + T]` (0 or -Infinity) hides the
+ * unfilled rows of each sequence's cache and the new positions still in its
+ * future, and one softmax weighs both parts. Besides the logits the graph
+ * returns each layer's new keys and values (`kv_{l}`, `[B, T, 2H]`, K | V),
+ * which the caller writes into its buffers: the cache never travels back out
+ * of onnxruntime, and nothing copies it per step. (GroupQueryAttention, used
+ * before, copies each sequence's whole past into its present output on every
+ * step; see bench/results/attention.md.)
  *
  * Token embeddings are summed over the rows of `input_ids` `[B, S, T]`
  * weighted by `input_weights`: S = 1 normally, S = 2 for the semantic model's
@@ -25,17 +28,10 @@
  * selects the codebooks summed into the embedding (0..pred_idx) and the LM
  * head, so one session serves every codebook.
  *
- * Any head size: onnxruntime's CPU GroupQueryAttention accepts only head
- * sizes that are multiples of 8, so the causal graphs pad each head with zero
- * rows in the q/k/v projection and zero columns in the output projection
- * (`paddedHeadDim`) and attend with the scale of the true head size. Zero
- * keys add nothing to q·k and zero values nothing to the output, so the
- * numbers are the unpadded model's; the KV cache holds padded heads.
- *
  * @since 0.1.0
  */
 import { concatFloat32 } from "../../checkpoint/Tensor.ts"
-import { type BuiltModel, type Dim, float, GraphBuilder, type Value } from "../../onnx/graph.ts"
+import { type BuiltModel, GraphBuilder, type Value } from "../../onnx/graph.ts"
 import { fp32, type WeightFormat } from "./weightFormat.ts"
 import type { Block, CausalGptWeights, FineGptWeights, Linear, Norm, Param } from "./weights.ts"
 
@@ -44,12 +40,9 @@ export const names = {
   inputIds: "input_ids",
   inputWeights: "input_weights",
   positionIds: "position_ids",
-  seqlensK: "seqlens_k",
-  totalSequenceLength: "total_sequence_length",
+  attentionBias: "attention_bias",
   pastKey: (l: number) => `past_key_${l}`,
   pastValue: (l: number) => `past_value_${l}`,
-  presentKey: (l: number) => `present_key_${l}`,
-  presentValue: (l: number) => `present_value_${l}`,
   newKeyValues: (l: number) => `kv_${l}`,
   codes: "codes",
   predIdx: "pred_idx",
@@ -58,38 +51,6 @@ export const names = {
 
 /** Which positions get logits: the last one (generation) or all of them (whole-sequence checks). */
 export type LogitsFor = "last" | "all"
-
-/** The head size the causal graphs (and their KV caches) use: `hidden / heads` rounded up to a multiple of 8. */
-export const paddedHeadDim = (hiddenSize: number, numHeads: number): number => Math.ceil(hiddenSize / numHeads / 8) * 8
-
-/**
- * `b` with each head of width `headDim` widened to `padded` along one axis of
- * a PyTorch-layout Linear: the output rows (`"rows"`, q/k/v projection, where
- * `parts` = 3 groups of heads) or the input columns (`"cols"`, output
- * projection). New entries are zero.
- */
-const padHeads = (l: Linear, heads: number, headDim: number, padded: number, axis: "rows" | "cols", parts: number): Linear => {
-  if (padded === headDim) return l
-  const [out, inp] = l.weight.shape as [number, number]
-  const spread = (data: Float32Array, rowWidth: number, rows: number): Float32Array => {
-    // Copies head after head: source run `headDim` wide, destination run `padded` wide, `rowWidth` values each.
-    const runs = rows / headDim
-    const dst = new Float32Array(runs * padded * rowWidth)
-    for (let r = 0; r < runs; r++) dst.set(data.subarray(r * headDim * rowWidth, (r + 1) * headDim * rowWidth), r * padded * rowWidth)
-    return dst
-  }
-  if (axis === "rows") {
-    const rows = parts * heads * padded
-    return {
-      weight: { data: spread(l.weight.data, inp, out), shape: [rows, inp] },
-      ...(l.bias ? { bias: { data: spread(l.bias.data, 1, out), shape: [rows] } } : {})
-    }
-  }
-  const cols = heads * padded
-  const data = new Float32Array(out * cols)
-  for (let o = 0; o < out; o++) data.set(spread(l.weight.data.subarray(o * inp, (o + 1) * inp), 1, inp), o * cols)
-  return { weight: { data, shape: [out, cols] }, ...(l.bias ? { bias: l.bias } : {}) }
-}
 
 /** Model parts as graph values, named after their checkpoint tensors. */
 const param = (g: GraphBuilder, name: string, p: Param): Value => g.initializer(name, p.data, p.shape)
@@ -114,58 +75,72 @@ const block = (g: GraphBuilder, format: WeightFormat, name: string, x: Value, b:
   return g.add(attended, linear(g, format, `${name}.mlp.out_proj`, hidden, b.mlpOut))
 }
 
+/**
+ * Causal self-attention of the new positions over the cache and themselves
+ * (module comment). `qkv` is `[B, T, 3H]` (q | k | v) with q scaled by
+ * 1/√headDim, `capacity` the caches' capacity as int64 `[1]`. Returns
+ * `[B, T, H]`.
+ */
+const cachedAttention = (
+  g: GraphBuilder,
+  qkv: Value,
+  cache: { readonly key: Value; readonly value: Value; readonly capacity: Value; readonly bias: Value },
+  hidden: number,
+  heads: number
+): Value => {
+  const headDim = hidden / heads
+  // Part i of qkv, [B, T, H] → [B, T, heads, headDim] → transposed by `perm`.
+  const part = (i: number, perm: ReadonlyArray<number>) =>
+    g.transpose(g.reshape(g.slice(qkv, [i * hidden], [(i + 1) * hidden], [2]), [0, 0, heads, headDim]), perm)
+  const q = part(0, [0, 2, 1, 3]) // already scaled (scaledQuery)
+  const scores = g.concat([g.matmul(q, cache.key), g.matmul(q, part(1, [0, 2, 3, 1]))], 3)
+  const weights = g.softmax(g.add(scores, cache.bias))
+  const columns = (from: Value, to: Value) =>
+    g.op("Slice", [weights, from, to, g.ints([3])], {}, [{ dtype: "float32", shape: weights.shape }])[0]!
+  const cached = g.matmul(columns(g.ints([0]), cache.capacity), cache.value)
+  const fresh = g.matmul(columns(cache.capacity, g.ints([Number.MAX_SAFE_INTEGER])), part(2, [0, 2, 1, 3]))
+  return g.reshape(g.transpose(g.add(cached, fresh), [0, 2, 1, 3]), [0, 0, hidden])
+}
+
+/**
+ * `qkv` with its query rows scaled by 1/√headDim, which the attention would
+ * otherwise apply to q or to the scores: onnxruntime fuses such a Mul into a
+ * FusedMatMul, whose scaled GEMM misses the fast single-row path of MatMul
+ * (1.5× slower scores at 8 sequences).
+ */
+const scaledQuery = (qkv: Linear, hidden: number, headDim: number): Linear => {
+  const scale = 1 / Math.sqrt(headDim)
+  const scaled = (p: Param, rowWidth: number): Param => {
+    const data = p.data.slice()
+    for (let i = 0; i < hidden * rowWidth; i++) data[i]! *= scale
+    return { data, shape: p.shape }
+  }
+  return { weight: scaled(qkv.weight, qkv.weight.shape[1]!), ...(qkv.bias ? { bias: scaled(qkv.bias, 1) } : {}) }
+}
+
 /** The semantic or coarse GPT with an explicit KV cache (see the module comment). */
 export const causalGptGraph = (w: CausalGptWeights, logitsFor: LogitsFor, format: WeightFormat = fp32): BuiltModel => {
   const g = new GraphBuilder("bark_causal_gpt")
   const h = w.hiddenSize
   const heads = w.numHeads
-  const trueHeadDim = h / heads
-  const headDim = paddedHeadDim(h, heads)
-  const width = heads * headDim
-  const kv = format.kvCache
+  const headDim = h / heads
 
   const ids = g.input(names.inputIds, "int64", ["B", "S", "T"])
   const idWeights = g.input(names.inputWeights, "float32", ["B", "S", "T"])
   const positions = g.input(names.positionIds, "int64", ["B", "T"])
-  const seqlensK = g.input(names.seqlensK, "int32", ["B"])
-  const total = g.input(names.totalSequenceLength, "int32", [])
+  const bias = g.input(names.attentionBias, "float32", ["B", 1, "T", "total"])
+  const keys = w.blocks.map((_, l) => g.input(names.pastKey(l), "float32", ["B", heads, headDim, "capacity"]))
+  const values = w.blocks.map((_, l) => g.input(names.pastValue(l), "float32", ["B", heads, "capacity", headDim]))
+  const [capacity] = g.op("Shape", [values[0]!], { start: 2, end: 3 }, [{ dtype: "int64", shape: [1] }])
 
   const tokens = format.embedding(g, "input_embeds_layer.weight", w.tokenEmbedding, ids)
   const summed = g.reduceSum(g.mul(tokens, g.unsqueeze(idWeights, [-1])), [1])
   let x = g.add(summed, g.gather(param(g, "position_embeds_layer.weight", w.positionEmbedding), positions))
 
-  w.blocks.forEach((unpadded, l) => {
-    const b: Block = {
-      ...unpadded,
-      attnQkv: padHeads(unpadded.attnQkv, heads, trueHeadDim, headDim, "rows", 3),
-      attnOut: padHeads(unpadded.attnOut, heads, trueHeadDim, headDim, "cols", 1)
-    }
-    x = block(g, format, `layers.${l}`, x, b, (qkv) => {
-      const packed = kv === "float16" ? g.cast(qkv, "float16") : qkv
-      g.output(g.slice(packed, [width], [3 * width], [2]), names.newKeyValues(l))
-      const cacheShape: ReadonlyArray<Dim> = ["B", heads, "capacity", headDim]
-      const [out, presentKey, presentValue] = g.op(
-        "GroupQueryAttention",
-        [
-          packed,
-          null,
-          null,
-          g.input(names.pastKey(l), kv, cacheShape),
-          g.input(names.pastValue(l), kv, cacheShape),
-          seqlensK,
-          total
-        ],
-        { num_heads: heads, kv_num_heads: heads, scale: float(1 / Math.sqrt(trueHeadDim)) },
-        [
-          { dtype: kv, shape: ["B", "T", width] },
-          { dtype: kv, shape: cacheShape, name: names.presentKey(l) },
-          { dtype: kv, shape: cacheShape, name: names.presentValue(l) }
-        ],
-        "com.microsoft"
-      )
-      g.output(presentKey!)
-      g.output(presentValue!)
-      return kv === "float16" ? g.cast(out!, "float32") : out!
+  w.blocks.forEach((b, l) => {
+    x = block(g, format, `layers.${l}`, x, { ...b, attnQkv: scaledQuery(b.attnQkv, h, headDim) }, (qkv) => {
+      g.output(g.slice(qkv, [h], [3 * h], [2]), names.newKeyValues(l))
+      return cachedAttention(g, qkv, { key: keys[l]!, value: values[l]!, capacity: capacity!, bias }, h, heads)
     })
   })
 

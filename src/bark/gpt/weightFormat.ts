@@ -11,7 +11,7 @@
  *   codes. A table whose rows do not pack into whole bytes (4-bit codes and
  *   an odd width) stays float32.
  * - `dequantized`: float32 ops over the values the quantised (or float16)
- *   ops compute with, and their float16 KV cache. It is the exactness
+ *   ops compute with. It is the exactness
  *   reference: at accuracy level 0 a quantised graph must match the graph
  *   built with this format (tests).
  *
@@ -26,13 +26,6 @@ import type { Param } from "./weights.ts"
 
 export interface WeightFormat {
   readonly dtype: Dtype
-  /**
-   * The element type of the causal graphs' KV cache: float16 with int8, q4
-   * and fp16 weights (each decode step reads the whole cache; half the bytes
-   * made int4 steps ~1.5× faster at long contexts, ort-notes.md §4), float32
-   * with fp32 (golden parity).
-   */
-  readonly kvCache: "float32" | "float16"
   /** `x · Wᵀ` for a PyTorch-layout weight `[out, in]` named `name` (no bias). */
   readonly linear: (g: GraphBuilder, name: string, x: Value, weight: Param) => Value
   /** Rows `ids` of the table `[rows, width]` named `name`. */
@@ -48,7 +41,7 @@ const fp32Linear: WeightFormat["linear"] = (g, name, x, weight) => {
 
 const fp32Embedding: WeightFormat["embedding"] = (g, name, table, ids) => g.gather(g.initializer(name, table.data, table.shape), ids)
 
-export const fp32: WeightFormat = { dtype: "fp32", kvCache: "float32", linear: fp32Linear, embedding: fp32Embedding }
+export const fp32: WeightFormat = { dtype: "fp32", linear: fp32Linear, embedding: fp32Embedding }
 
 const schemeOf = (dtype: Dtype): BlockScheme => {
   const scheme = blockScheme(dtype)
@@ -59,7 +52,6 @@ const schemeOf = (dtype: Dtype): BlockScheme => {
 /** float16 weights multiplied in float16 (see the module comment). */
 export const fp16: WeightFormat = {
   dtype: "fp16",
-  kvCache: "float16",
   linear: (g, name, x, weight) => {
     const [out, inp] = dims(weight)
     const w = g.initializer(name, toFloat16(transpose(weight.data, out, inp)), [inp, out])
@@ -77,7 +69,6 @@ export const quantized = (dtype: Dtype, accuracyLevel: AccuracyLevel = 4): Weigh
   const scheme = schemeOf(dtype)
   return {
     dtype,
-    kvCache: "float16",
     linear: (g, name, x, weight) => g.matmulNBits(x, name, quantize(weight.data, ...dims(weight), scheme, "blocks"), accuracyLevel),
     embedding: (g, name, table, ids) => {
       const [rows, width] = dims(table)
@@ -95,7 +86,6 @@ export const dequantized = (dtype: Dtype): WeightFormat => {
     const rounded = (p: Param): Param => ({ data: Float32Array.from(toFloat16(p.data), halfToFloat), shape: p.shape })
     return {
       dtype: "fp32",
-      kvCache: "float16",
       linear: (g, name, x, weight) => fp32Linear(g, name, x, rounded(weight)),
       embedding: (g, name, table, ids) => fp32Embedding(g, name, rounded(table), ids)
     }
@@ -107,7 +97,6 @@ export const dequantized = (dtype: Dtype): WeightFormat => {
   })
   return {
     dtype: "fp32",
-    kvCache: "float16",
     linear: (g, name, x, weight) => fp32Linear(g, name, x, rounded(weight, "blocks")),
     embedding: (g, name, table, ids) =>
       fp32Embedding(g, name, packsInRows(dims(table)[1], scheme) ? rounded(table, "rows") : table, ids)

@@ -18,7 +18,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { InferenceSession } from "onnxruntime-node"
 import { GraphBuilder } from "../../onnx/graph.ts"
-import { InferenceBackend, intraOpThreads } from "../../onnx/InferenceBackend.ts"
+import { coreCount, InferenceBackend, intraOpThreads } from "../../onnx/InferenceBackend.ts"
 import { cudaProviderInstalled } from "../../onnx/runtimeInfo.ts"
 import * as Stage from "../../pipeline/Stage.ts"
 import { StageFatal } from "../../pipeline/StageFatal.ts"
@@ -99,7 +99,7 @@ const backendOf = <E>(layer: Layer.Layer<InferenceBackend, E>) =>
 
 const cpuBackend = backendOf(InferenceBackend.Cpu)
 
-const threadsMetadata = Effect.map(intraOpThreads, (t) => ({ intraOpThreads: Option.isSome(t) ? t.value : "onnxruntime default" }))
+const threadsMetadata = Effect.map(intraOpThreads, (t) => ({ intraOpThreads: Option.isSome(t) ? t.value : coreCount() }))
 
 /** The device stage; `probe` replaces parts of the machine probe (tests, or recipes that know the machine). */
 export const make = (options: { readonly probe?: Partial<DeviceProbe> } = {}) => {

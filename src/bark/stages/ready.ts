@@ -11,7 +11,7 @@
  *
  * @since 0.1.0
  */
-import { Config, Effect, Option } from "effect"
+import { Effect } from "effect"
 import { InferenceBackend } from "../../onnx/InferenceBackend.ts"
 import * as Stage from "../../pipeline/Stage.ts"
 import * as StageReporter from "../../pipeline/StageReporter.ts"
@@ -21,8 +21,6 @@ import { makeWorkerEngine } from "../engine/workerEngine.ts"
 import { StageFatal } from "../../pipeline/StageFatal.ts"
 import { CompiledModels, ConvertedModel, ModelFiles, PreloadedModels } from "../services.ts"
 import * as Settings from "../settings.ts"
-
-const intraOpThreads = Config.option(Config.Int("BARK_INTRA_OP_THREADS"))
 
 const buildEngine = (options: EngineOptions) =>
   Effect.gen(function*() {
@@ -42,14 +40,13 @@ const buildEngine = (options: EngineOptions) =>
     const converted = yield* ConvertedModel
     const preloaded = yield* PreloadedModels
     const backend = yield* InferenceBackend
-    const threads = yield* intraOpThreads
     const compile = yield* Settings.enableCompile
     const engine = yield* makeWorkerEngine({
       modelDir: files.dir,
       config: converted.config,
       graphs: converted.graphs,
       backend: backend.name === "cuda" ? "cuda" : "cpu",
-      ...(Option.isSome(threads) ? { intraOpNumThreads: threads.value } : {}),
+      ...(backend.intraOpNumThreads === undefined ? {} : { intraOpNumThreads: backend.intraOpNumThreads }),
       sessionOptions: preloaded.sessionOptions,
       offload: preloaded.offload,
       warmUp: compile.enabled && !preloaded.offload && !warmedUp,
