@@ -16,7 +16,7 @@
  */
 import { Effect, Path, Schema } from "effect"
 import * as os from "node:os"
-import { InferenceBackend } from "../onnx/InferenceBackend.ts"
+import { coreCount, InferenceBackend } from "../onnx/InferenceBackend.ts"
 import { runtimeInfo } from "../onnx/runtimeInfo.ts"
 import type { Dtype } from "./dtype.ts"
 import { convertModelDir } from "./engine/openModelDir.ts"
@@ -215,7 +215,7 @@ export interface BenchReport extends BenchFigures {
   /** "given" (--model), or the random bark-small-sized model "cached" or "generated" by this run. */
   readonly model_source: "given" | "cached" | "generated"
   readonly execution_provider: string
-  readonly threads: number | "default"
+  readonly threads: number
   readonly cores: number
   readonly dtype: Dtype
   /** Converting the checkpoint into the graph cache; 0 when this dtype's graphs were cached. */
@@ -274,7 +274,7 @@ export const benchmark = Effect.fn("bark.benchmark")(function*(options: Benchmar
     model,
     model_source: source,
     execution_provider: backend.providers[0] ?? backend.name,
-    threads: options.threads ?? "default",
+    threads: options.threads ?? coreCount(),
     cores: os.availableParallelism(),
     dtype,
     convert_seconds: convert.value.cached ? 0 : round(convert.seconds),
