@@ -1,5 +1,5 @@
 /**
- * A checkpoint whose head sizes GroupQueryAttention cannot take as they are
+ * A checkpoint with head sizes other than 64
  * (6 for semantic, 20 for coarse, 4 for fine, one coarse head), through the
  * real `bark-pipeline synthesize` command: the startup recipe on a local
  * model directory, conversion into the graph cache, a spoken sentence in a

@@ -139,7 +139,7 @@ describe("causal GPT graph", () => {
     ["bias on", { bias: true, seed: 2 }],
     ["F16 storage", { dtype: "F16", seed: 3 }],
     ["legacy config", { configForm: "legacy", seed: 4 }],
-    // Head sizes GroupQueryAttention cannot take as they are (padded to a multiple of 8 in the graph).
+    // Head sizes other than 64, not multiples of 8.
     ["head size 4 (semantic) and 6 (coarse), bias on", {
       semantic: { hidden: 16, heads: 4, layers: 2 },
       coarse: { hidden: 12, heads: 2, layers: 3 },
