@@ -30,15 +30,8 @@ const PAST = 300
 const CAPACITY = 320
 const RUNS = 40
 
-let seed = 7
-const noise = (n: number, scale = 1): Float32Array => {
-  const a = new Float32Array(n)
-  for (let i = 0; i < n; i++) {
-    seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648
-    a[i] = (seed / 2_147_483_648 - 0.5) * scale
-  }
-  return a
-}
+/** Uniform values in [-scale/2, scale/2) (the timings do not depend on them). */
+const noise = (n: number, scale = 1): Float32Array => Float32Array.from({ length: n }, () => (Math.random() - 0.5) * scale)
 
 /** Median ms of `RUNS` runs after 5 warm-up runs. */
 const time = async (g: GraphBuilder, feeds: Record<string, Tensor>, fetches: ReadonlyArray<string>): Promise<number> => {

@@ -8,9 +8,8 @@
  * back out of onnxruntime.
  *
  * The occupied slots are always `0..size-1`, so the first `size` slots are
- * one contiguous `[size, …]` block to feed a batched step, and any one slot
- * is a contiguous `[1, …]` block to feed its prefill alone. Removing a slot
- * moves the last one into its place.
+ * one contiguous `[size, …]` block to feed a batched step (a prefill feeds
+ * an empty past). Removing a slot moves the last one into its place.
  *
  * Capacity grows in chunks, and slots double: the graph reads every
  * position up to the capacity on each step, so it should stay close to the
@@ -95,16 +94,6 @@ export class KvCache {
     }
     this.lengths.pop()
     return index === last ? undefined : last
-  }
-
-  /** Slot `slot` of a buffer, `[1, …]`. */
-  slotView(buffer: Float32Array, slot: number): Float32Array {
-    return buffer.subarray(slot * this.slotSize, (slot + 1) * this.slotSize)
-  }
-
-  /** The first `count` slots of a buffer, `[count, …]`. */
-  batchView(buffer: Float32Array, count: number): Float32Array {
-    return buffer.subarray(0, count * this.slotSize)
   }
 
   /**

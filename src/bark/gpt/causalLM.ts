@@ -139,17 +139,13 @@ export const openCausalGpt = Effect.fn("openCausalGpt")(function*(
       return handle.released || handles[handle.index] !== handle ? undefined : handle
     }
     /**
-     * The caches of `lengths.length` slots (`view`, `capacity` positions each) and the bias that lets each of
-     * its `count` new positions see its filled rows and the new ones up to itself.
+     * The caches of the first `lengths.length` slots, at `capacity` positions (the cache's, or 0 for an empty
+     * past), and the bias that lets each of their `count` new positions see its filled rows and the new ones up
+     * to itself.
      */
-    const cacheFeeds = (
-      feeds: Record<string, Tensor>,
-      view: (buffer: Float32Array) => Float32Array,
-      lengths: ReadonlyArray<number>,
-      count: number,
-      capacity: number
-    ) => {
+    const cacheFeeds = (feeds: Record<string, Tensor>, lengths: ReadonlyArray<number>, count: number, capacity: number) => {
       const batch = lengths.length
+      const view = (buffer: Float32Array) => buffer.subarray(0, batch * heads * capacity * headDim)
       for (let l = 0; l < layers; l++) {
         feeds[names.pastKey(l)] = new Tensor("float32", view(cache.keys[l]!), [batch, heads, headDim, capacity])
         feeds[names.pastValue(l)] = new Tensor("float32", view(cache.values[l]!), [batch, heads, capacity, headDim])
@@ -191,7 +187,7 @@ export const openCausalGpt = Effect.fn("openCausalGpt")(function*(
           [names.positionIds]: new Tensor("int64", BigInt64Array.from({ length: count }, (_, t) => BigInt(t)), [1, count])
         }
         // A prefill starts the sequence: an empty past (capacity 0) spares the scores against unfilled rows.
-        cacheFeeds(feeds, () => new Float32Array(0), [0], count, 0)
+        cacheFeeds(feeds, [0], count, 0)
         const out = yield* session.run(feeds, [names.logits, ...kvNames])
         kvNames.forEach((name, l) => cache.write(l, out[name]!.data as Float32Array, slot, count))
         cache.lengths[slot] = count
@@ -227,7 +223,7 @@ export const openCausalGpt = Effect.fn("openCausalGpt")(function*(
           [names.inputWeights]: new Tensor("float32", new Float32Array(size).fill(1), [size, 1, 1]),
           [names.positionIds]: new Tensor("int64", positions, [size, 1])
         }
-        cacheFeeds(feeds, (buffer) => cache.batchView(buffer, size), cache.lengths, 1, cache.capacity)
+        cacheFeeds(feeds, cache.lengths, 1, cache.capacity)
         const out = yield* session.run(feeds, [names.logits, ...kvNames])
         const rowWidth = 2 * heads * headDim
         kvNames.forEach((name, l) => {

@@ -65,8 +65,9 @@ const linear = (g: GraphBuilder, format: WeightFormat, name: string, x: Value, l
 }
 
 /**
- * A pre-LN transformer block on `x` `[T, H]`. `attend` maps the packed
- * projections `[T, 3H]` (q | k | v) to the attention output `[T, H]`.
+ * A pre-LN transformer block on `x` `[..., T, H]`. `attend` maps the packed
+ * projections `[..., T, 3H]` (q | k | v) to the attention output
+ * `[..., T, H]`.
  */
 const block = (g: GraphBuilder, format: WeightFormat, name: string, x: Value, b: Block, attend: (qkv: Value) => Value): Value => {
   const qkv = linear(g, format, `${name}.attn.att_proj`, norm(g, `${name}.layernorm_1`, x, b.ln1), b.attnQkv)
