@@ -11,7 +11,7 @@ import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, Schema } from "effect"
 import { CodecConfig } from "../src/bark/codec/config.ts"
 import { makeCodecDecoder } from "../src/bark/codec/decoder.ts"
-import { makeRandomCheckpoint, presets } from "../src/bark/randomCheckpoint.ts"
+import { makeRandomCheckpoint, presets } from "../src/dev/randomCheckpoint.ts"
 import { InferenceBackend } from "../src/onnx/InferenceBackend.ts"
 
 const FRAMES = 750

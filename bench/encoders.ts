@@ -1,5 +1,5 @@
 /**
- * The speech formats' encoders (src/server/encoders.ts) on 10 s of the mock
+ * The speech formats' encoders (src/audio/encoders.ts) on 10 s of the mock
  * engine's audio at 24 kHz, each in this process after a warm-up encode:
  * time to start an encoder, time to encode, output size and bit rate.
  * Writes a Markdown table to stdout and bench/results/encoders.md.
@@ -13,7 +13,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { mockAudio } from "../src/bark/engine/mock.ts"
 import { writeAtomic } from "../src/files/writeAtomic.ts"
-import { encoder, SPEECH_FORMATS } from "../src/server/encoders.ts"
+import { encoder, SPEECH_FORMATS } from "../src/audio/encoders.ts"
 
 const SAMPLE_RATE = 24_000
 const SECONDS = 10

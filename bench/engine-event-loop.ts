@@ -19,8 +19,8 @@ import type { BarkEngine } from "../src/bark/engine/BarkEngine.ts"
 import { type EngineOptions, makeBarkEngine } from "../src/bark/engine/inProcess.ts"
 import { convertModelDir, openModelDir } from "../src/bark/engine/openModelDir.ts"
 import { makeWorkerEngine } from "../src/bark/engine/workerEngine.ts"
-import { presets } from "../src/bark/randomCheckpoint.ts"
-import { ensureRandomModelDir } from "../src/bark/stages/demoModelDir.ts"
+import { presets } from "../src/dev/randomCheckpoint.ts"
+import { ensureRandomModelDir } from "../src/dev/demo/demoModelDir.ts"
 import { InferenceBackend } from "../src/onnx/InferenceBackend.ts"
 
 const { values } = parseArgs({

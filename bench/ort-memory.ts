@@ -18,10 +18,10 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
-import { benchModelDirName, benchModelPreset, runBench } from "../src/bark/bench.ts"
+import { benchModelDirName, benchModelPreset, runBench } from "../src/dev/bench.ts"
 import { openModelDir } from "../src/bark/engine/openModelDir.ts"
 import * as Settings from "../src/bark/settings.ts"
-import { ensureRandomModelDir } from "../src/bark/stages/demoModelDir.ts"
+import { ensureRandomModelDir } from "../src/dev/demo/demoModelDir.ts"
 import { InferenceBackend, type SessionOptions } from "../src/onnx/InferenceBackend.ts"
 
 const VARIANTS: Readonly<Record<string, Omit<SessionOptions, "model">>> = {

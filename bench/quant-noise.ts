@@ -1,7 +1,7 @@
 /**
  * Quantisation noise report: for every golden case (../shared/fixtures/golden
  * and test/fixtures/golden) and each reduced dtype, the three GPTs' logits
- * on the case's teacher-forced inputs (src/bark/formatComparison.ts) compared
+ * on the case's teacher-forced inputs (src/dev/formatComparison.ts) compared
  * three ways:
  *
  * - accuracy level 0 against the fp32 graph on the dequantised weights: the
@@ -23,7 +23,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import type { Dtype } from "../src/bark/dtype.ts"
-import { compareFormats, goldenCase, type LogitsDifference } from "../src/bark/formatComparison.ts"
+import { compareFormats, goldenCase, type LogitsDifference } from "../src/dev/formatComparison.ts"
 import { dequantized, fp16, fp32, quantized } from "../src/bark/gpt/weightFormat.ts"
 import { writeAtomic } from "../src/files/writeAtomic.ts"
 import { InferenceBackend } from "../src/onnx/InferenceBackend.ts"

@@ -11,8 +11,8 @@
  */
 import { BarkEngine } from "../src/bark/engine/BarkEngine.ts"
 import { ModelFiles } from "../src/bark/services.ts"
-import * as DemoModel from "../src/bark/stages/demoModel.ts"
-import * as DemoSynthesize from "../src/bark/stages/demoSynthesize.ts"
+import * as DemoModel from "../src/dev/demo/demoModel.ts"
+import * as DemoSynthesize from "../src/dev/demo/demoSynthesize.ts"
 import * as Ready from "../src/bark/stages/ready.ts"
 import * as Pipeline from "../src/pipeline/Pipeline.ts"
 import startup from "./startup.ts"

@@ -23,7 +23,7 @@ import type { Dtype } from "./dtype.ts"
 import { formatOf } from "./gpt/weightFormat.ts"
 import * as GraphCache from "./graphCache.ts"
 import { subModelGraph, tensorPrefix } from "./graphs.ts"
-import { SUB_MODELS, type SubModel } from "./loadModels.ts"
+import { SUB_MODELS, type SubModel } from "./models.ts"
 import { ConvertedModel } from "./services.ts"
 
 export interface ConvertOptions {

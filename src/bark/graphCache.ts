@@ -28,7 +28,7 @@ import { sha256File } from "../hub/Checksum.ts"
 import type { BuiltModel } from "../onnx/graph.ts"
 import type { BarkConfig } from "./config.ts"
 import type { Dtype } from "./dtype.ts"
-import { SUB_MODELS, type SubModel } from "./loadModels.ts"
+import { SUB_MODELS, type SubModel } from "./models.ts"
 
 /**
  * Version of the graph builders (src/bark/gpt/graph.ts, src/bark/codec/graph.ts,

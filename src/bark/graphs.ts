@@ -18,7 +18,7 @@ import type { BarkConfig } from "./config.ts"
 import { causalGptGraph, fineGptGraph } from "./gpt/graph.ts"
 import { fp32, type WeightFormat } from "./gpt/weightFormat.ts"
 import { causalGptWeights, fineGptWeights } from "./gpt/weights.ts"
-import type { SubModel } from "./loadModels.ts"
+import type { SubModel } from "./models.ts"
 
 /** The checkpoint prefix of each sub-model's tensors (Hugging Face BarkModel names). */
 export const tensorPrefix: Readonly<Record<SubModel, string>> = {

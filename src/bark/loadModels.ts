@@ -19,11 +19,7 @@ import type { BarkConfig } from "./config.ts"
 import { openCausalGpt } from "./gpt/causalLM.ts"
 import { openFineLM } from "./gpt/fineLM.ts"
 import { subModelGraph } from "./graphs.ts"
-import type { BarkModels } from "./models.ts"
-
-/** The sub-models in generation order; also their session (and graph) names. */
-export const SUB_MODELS = ["semantic", "coarse", "fine", "codec"] as const
-export type SubModel = typeof SUB_MODELS[number]
+import type { BarkModels, SubModel } from "./models.ts"
 
 export interface OpenModelsOptions {
   /** Default "resident". */

@@ -8,6 +8,10 @@
 import type { Effect } from "effect"
 import type { InferenceError } from "../onnx/InferenceError.ts"
 
+/** The sub-models in generation order; also their session (and graph) names. */
+export const SUB_MODELS = ["semantic", "coarse", "fine", "codec"] as const
+export type SubModel = typeof SUB_MODELS[number]
+
 /**
  * The key/value cache of one sequence. Opaque; it is consumed by `step`:
  * after `step(state, id)` use only the state that call returned.

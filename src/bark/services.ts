@@ -13,7 +13,7 @@ import { Context } from "effect"
 import type { SessionOptions } from "../onnx/InferenceBackend.ts"
 import type { BarkConfig } from "./config.ts"
 import type { Dtype } from "./dtype.ts"
-import type { SubModel } from "./loadModels.ts"
+import type { SubModel } from "./models.ts"
 import type { BarkModels } from "./models.ts"
 
 /** fetch-weights: the model repository's files on local disk, at a pinned revision. */

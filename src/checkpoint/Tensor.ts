@@ -121,16 +121,5 @@ export const toNumbers = (t: Tensor): Array<number> => {
   return out
 }
 
-/** The arrays one after the other, in one new array. */
-export const concatFloat32 = (parts: ReadonlyArray<Float32Array>): Float32Array => {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0))
-  let at = 0
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.length
-  }
-  return out
-}
-
 /** The values as int32 (for token and code arrays). */
 export const toInt32 = (t: Tensor): Int32Array => Int32Array.from(toNumbers(t))

@@ -9,8 +9,8 @@
  * @since 0.4.0
  */
 import { Effect, Schema } from "effect"
-import { SPEECH_FORMATS, type SpeechFormat } from "../server/encoders.ts"
-import { Temperatures } from "../server/schemas.ts"
+import { Temperatures } from "../bark/engine/BarkEngine.ts"
+import { SPEECH_FORMATS, type SpeechFormat } from "../audio/encoders.ts"
 
 export const JobRequest = Schema.Struct({
   text: Schema.String,

@@ -8,7 +8,7 @@
  * @since 0.4.0
  */
 import { Effect, FileSystem, Path } from "effect"
-import type { SpeechFormat } from "../server/encoders.ts"
+import type { SpeechFormat } from "../audio/encoders.ts"
 import { writeAtomic } from "../files/writeAtomic.ts"
 
 /** Job ids are generated here (UUIDs); anything else is never a file name. */

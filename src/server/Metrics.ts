@@ -11,6 +11,9 @@ import type { BarkEngine } from "../bark/engine/BarkEngine.ts"
 import { Effect, Metric } from "effect"
 import { PrometheusMetrics } from "effect/observability"
 import type { PipelineReport } from "../pipeline/StageResult.ts"
+import { jobsProcessed } from "../jobs/metrics.ts"
+
+export { jobs, jobsAvailable, jobSeconds, jobsProcessed } from "../jobs/metrics.ts"
 
 export const PREFIX = "bark"
 
@@ -78,19 +81,6 @@ export const startupSeconds = Metric.gauge("startup_seconds", { description: "St
 export const graphCache = Metric.counter("graph_cache_total", {
   description: "Graph-cache lookups during startup, by result (hit or miss), from the stages' metadata",
   incremental: true
-})
-
-export const jobs = Metric.gauge("jobs", {
-  description: "Jobs in the queue by state (waiting, active, delayed, completed, failed), read from Redis at each scrape"
-})
-export const jobsAvailable = Metric.gauge("jobs_available", { description: "1 while the job queue's Redis is connected" })
-export const jobsProcessed = Metric.counter("jobs_processed_total", {
-  description: "Job attempts this worker finished, by outcome: completed, retry (failed, will be tried again), dead-letter, cancelled",
-  incremental: true
-})
-export const jobSeconds = Metric.histogram("job_duration_seconds", {
-  description: "Time a worker spent on one attempt at a job, by outcome",
-  boundaries: Metric.exponentialBoundaries({ start: 0.1, factor: 2, count: 16 })
 })
 
 export const engineInfo = Metric.gauge("engine_info", {

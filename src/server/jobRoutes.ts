@@ -15,7 +15,7 @@ import * as JobRequest from "../jobs/JobRequest.ts"
 import { isJobId } from "../jobs/ResultsStore.ts"
 import { currentTraceparent } from "../observability/traceContext.ts"
 import { ApiError, badRequest } from "./ApiError.ts"
-import * as Encoders from "./encoders.ts"
+import * as Encoders from "../audio/encoders.ts"
 import type { Jobs, ServerStateShape } from "./ServerState.ts"
 
 export interface JobRouteDeps {

@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
+import { Temperatures } from "../bark/engine/BarkEngine.ts"
 
 /** OpenAI's `POST /v1/audio/speech` body. `response_format` and `speed` are checked by the route, to say what is supported. */
 export const SpeechRequest = Schema.Struct({
@@ -19,13 +20,6 @@ export const SpeechRequest = Schema.Struct({
   stream_format: Schema.optionalKey(Schema.String)
 })
 export type SpeechRequest = typeof SpeechRequest.Type
-
-export const Temperatures = Schema.Struct({
-  semantic: Schema.optionalKey(Schema.Number),
-  coarse: Schema.optionalKey(Schema.Number),
-  /** null: argmax. */
-  fine: Schema.optionalKey(Schema.NullOr(Schema.Number))
-})
 
 /** The native `POST /synthesize` body. */
 export const SynthesizeRequest = Schema.Struct({

@@ -30,5 +30,5 @@ export {
   type RandomCheckpoint,
   type RandomCheckpointOptions,
   writeBarkModelDir
-} from "../bark/randomCheckpoint.ts"
+} from "../dev/randomCheckpoint.ts"
 export * as MemorySink from "../pipeline/sinks/memory.ts"

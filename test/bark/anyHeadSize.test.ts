@@ -10,8 +10,8 @@ import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { makeRandomCheckpoint, presets, writeBarkModelDir } from "../../src/bark/randomCheckpoint.ts"
-import { decodeWav } from "../../src/bark/wav.ts"
+import { makeRandomCheckpoint, presets, writeBarkModelDir } from "../../src/dev/randomCheckpoint.ts"
+import { decodeWav } from "../../src/audio/wav.ts"
 import { makeTempDir, runCliProcess } from "../support/cli.ts"
 
 let dir: string

@@ -7,7 +7,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
 import { CodecConfig } from "../../src/bark/codec/config.ts"
 import { makeCodecDecoder } from "../../src/bark/codec/decoder.ts"
-import { makeRandomCheckpoint, presets, type RandomCheckpointOptions } from "../../src/bark/randomCheckpoint.ts"
+import { makeRandomCheckpoint, presets, type RandomCheckpointOptions } from "../../src/dev/randomCheckpoint.ts"
 import { make, type Tensor, toFloat32, type Weights } from "../../src/checkpoint/Tensor.ts"
 import { InferenceBackend } from "../../src/onnx/InferenceBackend.ts"
 

@@ -18,7 +18,7 @@ import {
   type Linear,
   type Norm
 } from "../../src/bark/gpt/weights.ts"
-import { makeRandomCheckpoint, presets, type RandomCheckpointOptions } from "../../src/bark/randomCheckpoint.ts"
+import { makeRandomCheckpoint, presets, type RandomCheckpointOptions } from "../../src/dev/randomCheckpoint.ts"
 import { decode, encode } from "../../src/checkpoint/safetensors.ts"
 import type { Weights } from "../../src/checkpoint/Tensor.ts"
 import { InferenceBackend } from "../../src/onnx/InferenceBackend.ts"

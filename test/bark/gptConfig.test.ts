@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { decodeBarkConfig, loadBarkConfig } from "../../src/bark/config.ts"
-import { makeRandomCheckpoint, presets } from "../../src/bark/randomCheckpoint.ts"
+import { makeRandomCheckpoint, presets } from "../../src/dev/randomCheckpoint.ts"
 
 const golden = new URL("../../../shared/fixtures/golden/v1_small_mixed/config.json", import.meta.url)
 

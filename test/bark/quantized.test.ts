@@ -14,11 +14,11 @@ import { existsSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { decodeBarkConfig } from "../../src/bark/config.ts"
 import type { Dtype } from "../../src/bark/dtype.ts"
-import { compareFormats, goldenCase, type LogitsDifference, type TeacherForcedInputs } from "../../src/bark/formatComparison.ts"
+import { compareFormats, goldenCase, type LogitsDifference, type TeacherForcedInputs } from "../../src/dev/formatComparison.ts"
 import { makeCausalGpt } from "../../src/bark/gpt/causalLM.ts"
 import { dequantized, formatOf, fp32, quantized } from "../../src/bark/gpt/weightFormat.ts"
 import { causalGptWeights } from "../../src/bark/gpt/weights.ts"
-import { makeRandomCheckpoint, presets, type RandomCheckpointOptions, VOCAB } from "../../src/bark/randomCheckpoint.ts"
+import { makeRandomCheckpoint, presets, type RandomCheckpointOptions, VOCAB } from "../../src/dev/randomCheckpoint.ts"
 import { InferenceBackend } from "../../src/onnx/InferenceBackend.ts"
 
 const env = Layer.mergeAll(NodeServices.layer, InferenceBackend.cpu({ intraOpNumThreads: 2 }))

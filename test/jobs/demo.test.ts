@@ -5,7 +5,7 @@
  */
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { decodeWav } from "../../src/bark/wav.ts"
+import { decodeWav } from "../../src/audio/wav.ts"
 import { awaitJob, hasRedis, json, postJob, type RedisServer, removeDirs, type Service, startRedis, startService, tempDir } from "./support.ts"
 
 describe.skipIf(!hasRedis)("jobs on the demo model", () => {

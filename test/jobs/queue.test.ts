@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import { makeMockEngine } from "../../src/bark/engine/mock.ts"
 import { ExitCode } from "../../src/cli/CliExit.ts"
 import { connectJobs } from "../../src/index.ts"
-import * as Encoders from "../../src/server/encoders.ts"
+import * as Encoders from "../../src/audio/encoders.ts"
 import {
   awaitJob,
   hasRedis,

@@ -11,7 +11,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { decodeWav } from "../../src/bark/wav.ts"
+import { decodeWav } from "../../src/audio/wav.ts"
 import { defaultVoiceMap, OPENAI_VOICES, resolveVoice, voiceMap } from "../../src/server/openaiVoices.ts"
 import { json, startServer, type TestServer } from "./support.ts"
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Effect } from "effect"
-import { decodeWav } from "../../src/bark/wav.ts"
+import { decodeWav } from "../../src/audio/wav.ts"
 import { json, metrics, postJson, startServer, type TestServer } from "./support.ts"
 
 const wavOf = async (response: Response) => Effect.runSync(decodeWav(new Uint8Array(await response.arrayBuffer())))

@@ -14,7 +14,7 @@ import { MPEGDecoder } from "mpg123-decoder"
 import OpenAI from "openai"
 import { OggOpusDecoder } from "ogg-opus-decoder"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { decodeWav } from "../../src/bark/wav.ts"
+import { decodeWav } from "../../src/audio/wav.ts"
 import { startServer, type TestServer } from "./support.ts"
 
 let server: TestServer

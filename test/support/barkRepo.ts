@@ -8,7 +8,7 @@ import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { makeRandomCheckpoint, presets, writeBarkModelDir } from "../../src/bark/randomCheckpoint.ts"
+import { makeRandomCheckpoint, presets, writeBarkModelDir } from "../../src/dev/randomCheckpoint.ts"
 import type { DType, Weights } from "../../src/checkpoint/Tensor.ts"
 import { global, int, op, pickle, type Part, str, torchZip, tuple } from "./checkpointPickle.ts"
 

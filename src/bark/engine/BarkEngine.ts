@@ -10,13 +10,15 @@ import type { Dtype } from "../dtype.ts"
 import type { Stream } from "effect"
 import { Context, Effect, Schema } from "effect"
 
-export interface Temperatures {
-  readonly semantic?: number
+/** The generation stages' temperatures; as a Schema, for request bodies and job payloads. */
+export const Temperatures = Schema.Struct({
+  semantic: Schema.optionalKey(Schema.Number),
   /** Bark calls it `waveform_temp`: the coarse stage's temperature. */
-  readonly coarse?: number
+  coarse: Schema.optionalKey(Schema.Number),
   /** `null` means argmax. */
-  readonly fine?: number | null
-}
+  fine: Schema.optionalKey(Schema.NullOr(Schema.Number))
+})
+export type Temperatures = typeof Temperatures.Type
 
 export interface SynthesisOptions {
   /** A voice name (`v2/en_speaker_6`, `announcer`, …) or a path to a suno `.npz` prompt. */

@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import { Effect, Stream } from "effect"
-import { concatFloat32 } from "../../checkpoint/Tensor.ts"
+import { concatFloat32 } from "../../files/bytes.ts"
 import type { AudioChunk, Synthesis } from "./BarkEngine.ts"
 
 /** The pause between two chunks of long-form text, in seconds. */

@@ -9,7 +9,7 @@
 import type { AudioChunk, SynthesisOptions, SynthesisProgress } from "./BarkEngine.ts"
 import type { SessionOptions } from "../../onnx/InferenceBackend.ts"
 import type { BarkConfig } from "../config.ts"
-import type { SubModel } from "../loadModels.ts"
+import type { SubModel } from "../models.ts"
 import type { EngineOptions } from "./inProcess.ts"
 
 /**

@@ -30,7 +30,7 @@
  *
  * @since 0.1.0
  */
-import { concatFloat32 } from "../../checkpoint/Tensor.ts"
+import { concatFloat32 } from "../../files/bytes.ts"
 import { type BuiltModel, GraphBuilder, type Value } from "../../onnx/graph.ts"
 import { fp32, type WeightFormat } from "./weightFormat.ts"
 import type { Block, CausalGptWeights, FineGptWeights, Linear, Norm, Param } from "./weights.ts"

@@ -1,5 +1,5 @@
 /**
- * `bark-pipeline bench`: the generation benchmark (src/bark/bench.ts) on the
+ * `bark-pipeline bench`: the generation benchmark (src/dev/bench.ts) on the
  * CPU backend — a model directory given with `--model`, or random weights at
  * suno/bark-small's dimensions, made in the cache on first use. Prints a
  * table, or with `--json` one JSON object on stdout.
@@ -14,8 +14,8 @@
 import { Config, Console, Effect, Option, Schema } from "effect"
 import { Command, Flag } from "effect/cli"
 import { execFile } from "node:child_process"
-import { type BenchReport, benchmark, defaultBenchOptions } from "../../bark/bench.ts"
-import { type BatchBenchReport, type BatchStageFigures, benchmarkBatch } from "../../bark/batchBench.ts"
+import { type BenchReport, benchmark, defaultBenchOptions } from "../../dev/bench.ts"
+import { type BatchBenchReport, type BatchStageFigures, benchmarkBatch } from "../../dev/batchBench.ts"
 import { DTYPES, type Dtype } from "../../bark/dtype.ts"
 import * as Settings from "../../bark/settings.ts"
 import { InferenceBackend } from "../../onnx/InferenceBackend.ts"

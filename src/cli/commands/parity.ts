@@ -9,7 +9,7 @@
  */
 import { Console, Effect, FileSystem } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { compareWithGolden, type ParityResult, writeParityOutputs } from "../../bark/parity.ts"
+import { compareWithGolden, type ParityResult, writeParityOutputs } from "../../dev/parity.ts"
 import { InferenceBackend } from "../../onnx/InferenceBackend.ts"
 import { CliExit, ExitCode, usage } from "../CliExit.ts"
 

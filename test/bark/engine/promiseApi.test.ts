@@ -9,7 +9,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { makeRandomCheckpoint, presets, writeBarkModelDir } from "../../../src/bark/randomCheckpoint.ts"
+import { makeRandomCheckpoint, presets, writeBarkModelDir } from "../../../src/dev/randomCheckpoint.ts"
 import { type AudioChunk, type Bark, decodeWav, encodeWav, load } from "../../../src/index.ts"
 import { localRecipe } from "./localRecipe.ts"
 

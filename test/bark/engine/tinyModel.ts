@@ -5,7 +5,7 @@
  */
 import { Effect, FileSystem } from "effect"
 import type { EngineOptions } from "../../../src/bark/engine/inProcess.ts"
-import { makeRandomCheckpoint, presets, writeBarkModelDir } from "../../../src/bark/randomCheckpoint.ts"
+import { makeRandomCheckpoint, presets, writeBarkModelDir } from "../../../src/dev/randomCheckpoint.ts"
 
 /** About 25 semantic tokens per chunk; short chunks (at most 10 words). */
 export const testEngineOptions: EngineOptions = {

@@ -14,9 +14,9 @@ import { Config, Context, Effect, Path } from "effect"
 import * as Stage from "../../pipeline/Stage.ts"
 import { StageFatal } from "../../pipeline/StageFatal.ts"
 import * as StageReporter from "../../pipeline/StageReporter.ts"
-import { BarkEngine } from "../engine/BarkEngine.ts"
-import type { EngineOptions } from "../engine/inProcess.ts"
-import { encodeWav } from "../wav.ts"
+import { BarkEngine } from "../../bark/engine/BarkEngine.ts"
+import type { EngineOptions } from "../../bark/engine/inProcess.ts"
+import { encodeWav } from "../../audio/wav.ts"
 
 /** BARK_DEMO_OUT: where the demo writes its WAV file. Default `demo.wav` (current directory). */
 export const outFile = Config.String("BARK_DEMO_OUT").pipe(Config.withDefault("demo.wav"))

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { decodeWav, encodeWav } from "../../src/bark/wav.ts"
-import * as Audio from "../../src/server/audio.ts"
+import { decodeWav, encodeWav } from "../../src/audio/wav.ts"
+import * as Audio from "../../src/audio/pcm.ts"
 
 const tone = Float32Array.from({ length: 480 }, (_, i) => 0.8 * Math.sin((2 * Math.PI * 440 * i) / 24_000))
 

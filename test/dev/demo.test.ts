@@ -9,12 +9,12 @@ import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, FileSystem, Path } from "effect"
 import * as fs from "node:fs"
-import { presets } from "../../../src/bark/randomCheckpoint.ts"
-import * as DemoModel from "../../../src/bark/stages/demoModel.ts"
-import { ensureRandomModelDir } from "../../../src/bark/stages/demoModelDir.ts"
-import { decodeWav } from "../../../src/bark/wav.ts"
-import * as JsonlSink from "../../../src/pipeline/sinks/jsonl.ts"
-import { runCliProcess } from "../../support/cli.ts"
+import { presets } from "../../src/dev/randomCheckpoint.ts"
+import * as DemoModel from "../../src/dev/demo/demoModel.ts"
+import { ensureRandomModelDir } from "../../src/dev/demo/demoModelDir.ts"
+import { decodeWav } from "../../src/audio/wav.ts"
+import * as JsonlSink from "../../src/pipeline/sinks/jsonl.ts"
+import { runCliProcess } from "../support/cli.ts"
 
 const tempDir = FileSystem.FileSystem.use((fs) => fs.makeTempDirectoryScoped({ prefix: "bark-demo-" }))
 

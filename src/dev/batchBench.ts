@@ -12,14 +12,14 @@
  * @since 0.4.0
  */
 import { Effect } from "effect"
-import type { Dtype } from "./dtype.ts"
+import type { Dtype } from "../bark/dtype.ts"
 import { openBenchModels, pattern, round, semanticLengthFor } from "./bench.ts"
-import * as Batch from "./generate/batch.ts"
-import { coarseDecoding } from "./generate/coarse.ts"
-import { SEMANTIC_RATE_HZ, SEMANTIC_VOCAB_SIZE } from "./generate/constants.ts"
-import { argmax } from "./generate/sampling.ts"
-import { semanticDecoding } from "./generate/semantic.ts"
-import type { CausalLM } from "./models.ts"
+import * as Batch from "../bark/generate/batch.ts"
+import { coarseDecoding } from "../bark/generate/coarse.ts"
+import { SEMANTIC_RATE_HZ, SEMANTIC_VOCAB_SIZE } from "../bark/generate/constants.ts"
+import { argmax } from "../bark/generate/sampling.ts"
+import { semanticDecoding } from "../bark/generate/semantic.ts"
+import type { CausalLM } from "../bark/models.ts"
 
 export interface BatchStageFigures {
   readonly batch: number

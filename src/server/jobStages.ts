@@ -20,12 +20,12 @@ import { BarkEngine } from "../bark/engine/BarkEngine.ts"
 import * as Stage from "../pipeline/Stage.ts"
 import { StageFatal } from "../pipeline/StageFatal.ts"
 import * as StageReporter from "../pipeline/StageReporter.ts"
-import { HttpListener } from "../server/HttpListener.ts"
-import * as ServerSettings from "../server/settings.ts"
-import * as JobQueue from "./JobQueue.ts"
-import * as JobWorker from "./JobWorker.ts"
-import * as ResultsStore from "./ResultsStore.ts"
-import * as Settings from "./settings.ts"
+import { HttpListener } from "./HttpListener.ts"
+import * as ServerSettings from "./settings.ts"
+import * as JobQueue from "../jobs/JobQueue.ts"
+import * as JobWorker from "../jobs/JobWorker.ts"
+import * as ResultsStore from "../jobs/ResultsStore.ts"
+import * as Settings from "../jobs/settings.ts"
 
 /** jobs: this replica's connection to the job queue. */
 export class JobsConnection extends Context.Service<JobsConnection, {

@@ -10,7 +10,7 @@
 import { registerAacEncoder } from "@mediabunny/aac-encoder"
 import { AdtsOutputFormat, AudioSample, AudioSampleSource, BufferTarget, Output } from "mediabunny"
 import { concatBytes } from "../files/bytes.ts"
-import type { StreamingEncoder } from "./encoders.ts"
+import type { StreamingEncoder } from "./StreamingEncoder.ts"
 
 registerAacEncoder()
 

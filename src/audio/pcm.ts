@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { encodeWav } from "../bark/wav.ts"
+import { encodeWav } from "./wav.ts"
 
 const HEADER_BYTES = encodeWav(new Float32Array(0), 1).length
 

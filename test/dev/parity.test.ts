@@ -15,7 +15,7 @@ import { tmpdir } from "node:os"
 import { basename, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { voiceFromNpz } from "../../src/bark/voices.ts"
-import { caseHistoryPrompt, compareArrays, compareWithGolden, writeParityOutputs } from "../../src/bark/parity.ts"
+import { caseHistoryPrompt, compareArrays, compareWithGolden, writeParityOutputs } from "../../src/dev/parity.ts"
 import { fromFloat32, fromInt64 } from "../../src/checkpoint/Tensor.ts"
 import { InferenceBackend } from "../../src/onnx/InferenceBackend.ts"
 

@@ -14,10 +14,10 @@ import { Effect, Path } from "effect"
 import * as Stage from "../../pipeline/Stage.ts"
 import * as StageReporter from "../../pipeline/StageReporter.ts"
 import { presets } from "../randomCheckpoint.ts"
-import { ModelFiles } from "../services.ts"
-import { CacheDirs } from "./cacheDirs.ts"
+import { ModelFiles } from "../../bark/services.ts"
+import { CacheDirs } from "../../bark/stages/cacheDirs.ts"
 import { ensureRandomModelDir } from "./demoModelDir.ts"
-import { localModelFiles } from "./fetchWeights.ts"
+import { localModelFiles } from "../../bark/stages/fetchWeights.ts"
 
 /** Where the demo model lives, under the cache's own folder (CacheDirs.own). */
 export const DEMO_MODEL_DIR = "demo-model"

@@ -10,7 +10,7 @@
  * | opus | Ogg Opus, 32 kbit/s | libopus in WebAssembly (`@audio/encode-opus`, via opusscript) |
  * | aac | AAC-LC in ADTS, 64 kbit/s | FFmpeg's AAC encoder in WebAssembly (`@mediabunny/aac-encoder`) and mediabunny's ADTS muxer (./aac.ts) |
  * | flac | FLAC, 16-bit | libFLAC in WebAssembly (`@audio/encode-flac`, via libflacjs) |
- * | wav | 16-bit PCM WAV; streamed with an unknown-length header (./audio.ts) | here |
+ * | wav | 16-bit PCM WAV; streamed with an unknown-length header (./pcm.ts) | here |
  * | pcm | s16le mono at the engine's rate | here |
  *
  * All install with `npm install`, no system binary; the README gives the
@@ -22,9 +22,11 @@ import mp3 from "@audio/encode-mp3"
 import flac from "@audio/encode-flac"
 import opus from "@audio/encode-opus"
 import { Effect, Schema } from "effect"
-import { concatFloat32 } from "../checkpoint/Tensor.ts"
-import { concatBytes } from "../files/bytes.ts"
-import * as Audio from "./audio.ts"
+import { concatBytes, concatFloat32 } from "../files/bytes.ts"
+import * as Audio from "./pcm.ts"
+import type { StreamingEncoder } from "./StreamingEncoder.ts"
+
+export type { StreamingEncoder } from "./StreamingEncoder.ts"
 
 export const SPEECH_FORMATS = ["mp3", "opus", "aac", "flac", "wav", "pcm"] as const
 export type SpeechFormat = typeof SPEECH_FORMATS[number]
@@ -38,15 +40,6 @@ export const contentType = (format: SpeechFormat, sampleRate: number): string =>
     flac: "audio/flac",
     wav: "audio/wav"
   }[format]
-
-export interface StreamingEncoder {
-  /** The bytes the next samples complete (possibly none yet). */
-  readonly encode: (samples: Float32Array) => Promise<Uint8Array>
-  /** The remaining bytes; the encoder is done after it. */
-  readonly flush: () => Promise<Uint8Array>
-  /** Releases the encoder's memory (WebAssembly heaps). */
-  readonly free: () => void
-}
 
 export class EncoderError extends Schema.TaggedError<EncoderError>()("EncoderError", {
   format: Schema.String,

@@ -12,14 +12,15 @@
 import { Effect, FileSystem, Path } from "effect"
 import { decodeNpy } from "../checkpoint/npy.ts"
 import { decode as decodeSafetensors } from "../checkpoint/safetensors.ts"
-import { concatFloat32, toInt32, type Weights } from "../checkpoint/Tensor.ts"
+import { toInt32, type Weights } from "../checkpoint/Tensor.ts"
+import { concatFloat32 } from "../files/bytes.ts"
 import { InferenceBackend } from "../onnx/InferenceBackend.ts"
-import { type BarkConfig, loadBarkConfig } from "./config.ts"
-import { argmax } from "./generate/sampling.ts"
-import { makeCausalGpt } from "./gpt/causalLM.ts"
-import { makeFineLM } from "./gpt/fineLM.ts"
-import type { WeightFormat } from "./gpt/weightFormat.ts"
-import { causalGptWeights, fineGptWeights } from "./gpt/weights.ts"
+import { type BarkConfig, loadBarkConfig } from "../bark/config.ts"
+import { argmax } from "../bark/generate/sampling.ts"
+import { makeCausalGpt } from "../bark/gpt/causalLM.ts"
+import { makeFineLM } from "../bark/gpt/fineLM.ts"
+import type { WeightFormat } from "../bark/gpt/weightFormat.ts"
+import { causalGptWeights, fineGptWeights } from "../bark/gpt/weights.ts"
 
 /** Token ids fed whole: the semantic and coarse sequences, and the fine window's codes `[frames, nCodes]` row-major. */
 export interface TeacherForcedInputs {
