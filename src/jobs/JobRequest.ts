@@ -10,7 +10,7 @@
  */
 import { Effect, Schema } from "effect"
 import { Temperatures } from "../bark/engine/BarkEngine.ts"
-import { SPEECH_FORMATS, type SpeechFormat } from "../audio/encoders.ts"
+import { available, SPEECH_FORMATS, type SpeechFormat } from "../audio/encoders.ts"
 
 export const JobRequest = Schema.Struct({
   text: Schema.String,
@@ -73,6 +73,7 @@ export const check = (input: unknown, options: CheckOptions): Effect.Effect<Acce
     if (!(SPEECH_FORMATS as ReadonlyArray<string>).includes(format)) {
       return yield* reject(`format "${format}" is not supported`, `use one of ${SPEECH_FORMATS.join(", ")}`, "format")
     }
+    yield* available(format as SpeechFormat).pipe(Effect.catch((e) => reject(e.message, e._tag === "EncoderUnavailable" ? e.remediation : "use another format", "format")))
     if (request.voice !== undefined && options.voices !== undefined && !options.voices.includes(request.voice)) {
       return yield* reject(`unknown voice "${request.voice}"`, "use a voice from GET /v1/voices", "voice")
     }

@@ -76,9 +76,11 @@ const fromSynthesisError = (e: SynthesisError): ApiError => {
 
 const isSpeechFormat = (format: string): format is SpeechFormat => (Encoders.SPEECH_FORMATS as ReadonlyArray<string>).includes(format)
 
-/** An encoder that failed: the service's fault, a 500. */
-const encoderFailed = (e: Encoders.EncoderError) =>
-  new ApiError({ status: 500, tag: "EncodingFailed", message: e.message, remediation: "retry with response_format wav or pcm, and report the message" })
+/** A format this server lacks the optional encoder of: a 400 naming the others; an encoder that failed: the service's fault, a 500. */
+const encoderFailed = (e: Encoders.EncoderError | Encoders.EncoderUnavailable) =>
+  e._tag === "EncoderUnavailable"
+    ? badRequest("FormatUnavailable", e.message, e.remediation, "response_format")
+    : new ApiError({ status: 500, tag: "EncodingFailed", message: e.message, remediation: "retry with response_format wav or pcm, and report the message" })
 
 /** The names `GET /v1/models` lists besides the loaded model's own: OpenAI's speech models, all served by it. */
 export const MODEL_ALIASES = ["tts-1", "tts-1-hd", "gpt-4o-mini-tts"] as const
@@ -274,6 +276,7 @@ export const make = (deps: RouteDeps) => {
         "response_format"
       )
     }
+    yield* Encoders.available(format).pipe(Effect.mapError(encoderFailed))
     const speed = body.speed ?? 1
     if (!(speed >= Speed.MIN_SPEED && speed <= Speed.MAX_SPEED)) {
       return yield* badRequest(
