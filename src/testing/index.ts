@@ -25,10 +25,9 @@ export {
   type GptSize,
   InvalidRandomCheckpointOptions,
   makeRandomCheckpoint,
-  type ModelDirOptions,
   presets,
   type RandomCheckpoint,
-  type RandomCheckpointOptions,
-  writeBarkModelDir
+  type RandomCheckpointOptions
 } from "../dev/randomCheckpoint.ts"
+export { type ModelDirOptions, writeBarkModelDir } from "../dev/modelDir.ts"
 export * as MemorySink from "../pipeline/sinks/memory.ts"

@@ -8,7 +8,8 @@ import { Effect } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { makeRandomCheckpoint, presets, writeBarkModelDir } from "../../src/dev/randomCheckpoint.ts"
+import { makeRandomCheckpoint, presets } from "../../src/dev/randomCheckpoint.ts"
+import { writeBarkModelDir } from "../../src/dev/modelDir.ts"
 import { makeTempDir, runCliProcess } from "../support/cli.ts"
 
 const dirs: Array<string> = []

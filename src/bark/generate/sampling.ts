@@ -21,19 +21,21 @@ export const argmaxOf = (values: ArrayLike<number>, start = 0, end = values.leng
 /** Greedy decoding: the most probable index. */
 export const argmax: Sampler = (probs) => argmaxOf(probs)
 
-/**
- * A multinomial sampler driven by mulberry32, a 32-bit PRNG with a 2^32
- * period: the same seed gives the same draws on every platform.
- */
-export const multinomial = (seed: number): Sampler => {
+/** mulberry32, a 32-bit PRNG with a 2^32 period: uniform draws in [0, 1), the same for a seed on every platform. */
+export const mulberry32 = (seed: number): () => number => {
   let state = seed >>> 0
-  const uniform = (): number => {
+  return () => {
     state = (state + 0x6d2b79f5) >>> 0
     let t = state
     t = Math.imul(t ^ (t >>> 15), t | 1)
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
     return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32
   }
+}
+
+/** A multinomial sampler driven by `mulberry32(seed)`. */
+export const multinomial = (seed: number): Sampler => {
+  const uniform = mulberry32(seed)
   return (probs) => {
     let total = 0
     for (let i = 0; i < probs.length; i++) total += probs[i]!

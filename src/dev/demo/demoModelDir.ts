@@ -13,7 +13,8 @@
  * @since 0.1.0
  */
 import { Effect, FileSystem, Path, Schema } from "effect"
-import { makeRandomCheckpoint, type RandomCheckpointOptions, writeBarkModelDir } from "../randomCheckpoint.ts"
+import { makeRandomCheckpoint, type RandomCheckpointOptions } from "../randomCheckpoint.ts"
+import { writeBarkModelDir } from "../modelDir.ts"
 
 export class RandomModelDirError extends Schema.TaggedError<RandomModelDirError>()("RandomModelDirError", {
   message: Schema.String,

@@ -5,7 +5,8 @@
  */
 import { Effect, FileSystem } from "effect"
 import type { EngineOptions } from "../../../src/bark/engine/inProcess.ts"
-import { makeRandomCheckpoint, presets, writeBarkModelDir } from "../../../src/dev/randomCheckpoint.ts"
+import { makeRandomCheckpoint, presets } from "../../../src/dev/randomCheckpoint.ts"
+import { writeBarkModelDir } from "../../../src/dev/modelDir.ts"
 
 /** About 25 semantic tokens per chunk; short chunks (at most 10 words). */
 export const testEngineOptions: EngineOptions = {
