@@ -6,7 +6,7 @@
  *
  * Shows: a stage that needs an earlier stage's service (CacheDirs), reads its
  * own config knob (BARK_MIN_FREE_GB), annotates the report and fails with a
- * remediation; and `Pipeline.insertAfter` to place it.
+ * remediation; and `Pipeline.insertBefore` to place it.
  *
  *   bark-pipeline run pipelines/examples/disk-check.ts --set BARK_MIN_FREE_GB=20
  */

@@ -65,7 +65,7 @@ export const dtype = Config.Literals(DTYPES, "BARK_DTYPE").pipe(Config.withDefau
 /**
  * BARK_ORT_PREPACK: let onnxruntime prepack weights into private copies.
  * Default: off for fp32 (sessions use the memory-mapped weights in the graph
- * cache, shared between sessions and processes; see README, "Memory") unless
+ * cache, shared between sessions and processes; see docs/models.md, "Memory") unless
  * the engine batches (a batched step is a matrix product, which packs
  * unprepacked weights on every run), on for the other dtypes: int8 and q4's
  * MatMulNBits kernels run ~20× slower unprepacked, and their prepacked copies
@@ -78,9 +78,9 @@ export const prepack = (dtype: Dtype, batching = false) =>
  * BARK_ORT_CPU_ARENA: onnxruntime's CPU memory arena. Default off without
  * batching (it keeps the largest activations of every run allocated; without
  * it the peak RSS at bark-small size is about 180 MB lower at the same
- * ms/token; README, "Memory"), on with BARK_MAX_BATCH above 1, where every
+ * ms/token; docs/models.md, "Memory"), on with BARK_MAX_BATCH above 1, where every
  * step allocates the batch's attention buffers again and the arena saves
- * their page faults (README, "Batched generation").
+ * their page faults (docs/performance.md, "Batched generation").
  */
 export const cpuArena = (batching = false) =>
   Effect.map(Config.option(flag("BARK_ORT_CPU_ARENA")), (explicit) => Option.getOrElse(explicit, () => batching))
@@ -148,7 +148,7 @@ export const ownCache = Effect.gen(function*() {
  * A Bark model's memory needs in fp32: the weights (bark-reference.md §2–3)
  * and the process's peak RSS from start to the end of a synthesis. For
  * bark-small-sized weights the peak was measured (`node bench/startup.ts`,
- * README "Measured startup": the cold start, which converts the checkpoint,
+ * docs/models.md, "Measured startup": the cold start, which converts the checkpoint,
  * peaks highest); bark's is bark-small's scaled by the weights.
  */
 export const modelMemory = (model: string): { readonly weightsGb: number; readonly peakGb: number; readonly measured: boolean } => {

@@ -58,7 +58,7 @@ export const check = (input: unknown, options: CheckOptions): Effect.Effect<Acce
   Effect.gen(function*() {
     const request = yield* decode(input, { errors: "all" }).pipe(
       Effect.mapError((e) =>
-        new JobRejected({ message: `invalid job request: ${e.message}`, remediation: "fix the fields named above (see the README's job-queue section)" })
+        new JobRejected({ message: `invalid job request: ${e.message}`, remediation: "fix the fields named above (see docs/jobs.md)" })
       )
     )
     if (request.text.trim() === "") return yield* reject("the text is empty", "give some text to speak", "text")

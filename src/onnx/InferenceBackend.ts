@@ -40,7 +40,7 @@ export interface SessionOptions {
   /**
    * Default true. false keeps onnxruntime from making private prepacked
    * copies of MatMul weights: weights of a model opened by path stay in the
-   * shared, memory-mapped external data file (see README, "Memory").
+   * shared, memory-mapped external data file (see docs/models.md, "Memory: where the bytes are").
    */
   readonly prepack?: boolean
   /** onnxruntime's CPU memory arena (default true). */

@@ -1,7 +1,7 @@
 /**
  * What the installed onnxruntime-node offers: its version and the execution
- * providers whose binaries are present (CUDA only when the package was
- * installed with `--onnxruntime-node-install=cuda12`).
+ * providers whose binaries are present (CUDA only when onnxruntime-node's
+ * install script fetched them: `ONNXRUNTIME_NODE_INSTALL=cuda12`, docs/install.md).
  *
  * @since 0.1.0
  */

@@ -73,7 +73,7 @@ export const memoryGrowth = Metric.gauge("memory_growth_bytes", {
   description: "RSS growth over the last BARK_MEMORY_GROWTH_WINDOW_S (from the window's lowest sample), 0 until warm"
 })
 export const healthFlag = Metric.gauge("health_flag", {
-  description: "1 while a health flag is up: memory_high, memory_growth, slow_model_load, queue_long (thresholds in the README)"
+  description: "1 while a health flag is up: memory_high, memory_growth, slow_model_load, queue_long (thresholds in docs/service.md)"
 })
 export const ready = Metric.gauge("ready", { description: "1 when the service accepts synthesis requests" })
 export const stageSeconds = Metric.gauge("model_load_seconds", { description: "Startup time of each stage of the profile" })

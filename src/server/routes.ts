@@ -143,7 +143,7 @@ export const make = (deps: RouteDeps) => {
       Effect.provideService(HttpIncomingMessage.MaxBodySize, ByteSize.bytes(limitBytes)),
       Effect.catchTags({
         SchemaError: (e) =>
-          Effect.fail(badRequest("InvalidRequest", `invalid request body: ${e.message}`, "fix the fields named above (see the README for the body schema)")),
+          Effect.fail(badRequest("InvalidRequest", `invalid request body: ${e.message}`, "fix the fields named above (see docs/service.md for the body schema)")),
         HttpServerError: (e) =>
           Effect.fail(
             e.reason._tag === "RequestParseError" && e.reason.reason === "BodyTooLarge"

@@ -5,7 +5,7 @@
  * on the CPU, where onnxruntime computes it in float32), on the visible golden
  * case and on tiny checkpoints with awkward widths; the noise against float32
  * as the models run (accuracy level 4) stays within the bounds measured on the
- * golden case (README, "Quantised weights").
+ * golden case (docs/performance.md, "Quantised weights").
  */
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
@@ -29,7 +29,7 @@ const QUANTISED = ["int8", "q4"] as const
 
 /**
  * Noise bounds at accuracy level 4 against fp32 on the golden case (random
- * weights), each about 1.5× the measured value (README table).
+ * weights), each about 1.5× the measured value (docs/performance.md).
  */
 const NOISE: Record<Reduced, { readonly relL2: number; readonly top1: number }> = {
   int8: { relL2: 0.025, top1: 0.85 },

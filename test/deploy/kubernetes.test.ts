@@ -98,7 +98,7 @@ describe("deploy/k8s/serve.yaml", () => {
     expect(deployment.spec.template.spec.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(grace + pause)
   })
 
-  it("asks for at least the memory the service was measured to peak at (README), and runs as non-root", () => {
+  it("asks for at least the memory the service was measured to peak at (docs/models.md), and runs as non-root", () => {
     const mib = (quantity: string) => Number(quantity.slice(0, -2)) * (quantity.endsWith("Gi") ? 1024 : 1)
     expect(mib(container.resources.requests.memory)).toBeGreaterThanOrEqual(2240) // fp32 serve peak 2.10–2.24 GB
     expect(mib(container.resources.limits.memory)).toBeGreaterThanOrEqual(mib(container.resources.requests.memory))

@@ -90,7 +90,7 @@ export const systemProbe: DeviceProbe = {
 }
 
 export const enableCuda =
-  "to use the GPU, reinstall onnxruntime-node with its CUDA binaries (`npm install --onnxruntime-node-install=cuda12`; needs the NVIDIA driver, CUDA 12 and cuDNN 9) and check that `nvidia-smi` works; set BARK_DEVICE=cpu to run on the CPU without this warning"
+  "to use the GPU, fetch onnxruntime-node's CUDA binaries with its own install script, which a CPU install does not run (`ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install` in the project; it downloads from NuGet; see docs/install.md), with the NVIDIA driver, CUDA 12 and cuDNN 9 installed, and check that `nvidia-smi` works; set BARK_DEVICE=cpu to run on the CPU without this warning"
 
 const backendOf = <E>(layer: Layer.Layer<InferenceBackend, E>) =>
   Effect.provide(Effect.gen(function*() {

@@ -46,7 +46,7 @@ describe("device stage", () => {
       assert.strictEqual(result.outcome, "warned")
       assert.strictEqual(backend.name, "cpu")
       assert.include(result.warnings[0]!.message, "installed without the CUDA execution provider")
-      assert.include(result.warnings[0]!.remediation ?? "", "npm install --onnxruntime-node-install=cuda12")
+      assert.include(result.warnings[0]!.remediation ?? "", "ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install")
       assert.include(result.warnings[0]!.remediation ?? "", "BARK_DEVICE=cpu")
       assert.strictEqual(result.metadata["provider"], "cpu")
       assert.include(String(result.metadata["why"]), "fallback")
