@@ -80,8 +80,8 @@ const withEntries = <P, R>(self: Any, entries: ReadonlyArray<Entry>): Pipeline<P
 
 /** Appends a stage. */
 export const add: {
-  <I, S, R2>(stage: Stage.Stage<I, S, R2>): <P, R>(self: Pipeline<P, R>) => Pipeline<P | I, R | R2>
-  <P, R, I, S, R2>(self: Pipeline<P, R>, stage: Stage.Stage<I, S, R2>): Pipeline<P | I, R | R2>
+  <I, S, E, R2>(stage: Stage.Stage<I, S, E, R2>): <P, R>(self: Pipeline<P, R>) => Pipeline<P | I, R | R2>
+  <P, R, I, S, E, R2>(self: Pipeline<P, R>, stage: Stage.Stage<I, S, E, R2>): Pipeline<P | I, R | R2>
 } = dual(2, (self: Any, stage: Stage.Any) => {
   if (self.entries.some((e) => e.stage.name === stage.name)) {
     throw new Error(`pipeline "${self.name}" already has a stage named "${stage.name}"`)
@@ -97,14 +97,14 @@ export interface NotProvided<I> {
 
 /** Replaces a stage (by name or by the service it provides) with one that provides a service of this pipeline. */
 export const replace: {
-  <I, S, R2>(
+  <I, S, E, R2>(
     target: Target,
-    stage: Stage.Stage<I, S, R2>
+    stage: Stage.Stage<I, S, E, R2>
   ): <P, R>(self: Pipeline<P, R>) => [I] extends [P] ? Pipeline<P, R | R2> : NotProvided<I>
-  <P, R, I, S, R2>(
+  <P, R, I, S, E, R2>(
     self: Pipeline<P, R>,
     target: Target,
-    stage: Stage.Stage<I, S, R2>
+    stage: Stage.Stage<I, S, E, R2>
   ): [I] extends [P] ? Pipeline<P, R | R2> : NotProvided<I>
 } = dual(3, (self: Any, target: Target, stage: Stage.Any) => {
   const i = indexOf(self, target)
@@ -122,14 +122,14 @@ const insertAt = (self: Any, index: number, stage: Stage.Any) => {
 
 /** Inserts a stage before another. */
 export const insertBefore: {
-  <I, S, R2>(target: Target, stage: Stage.Stage<I, S, R2>): <P, R>(self: Pipeline<P, R>) => Pipeline<P | I, R | R2>
-  <P, R, I, S, R2>(self: Pipeline<P, R>, target: Target, stage: Stage.Stage<I, S, R2>): Pipeline<P | I, R | R2>
+  <I, S, E, R2>(target: Target, stage: Stage.Stage<I, S, E, R2>): <P, R>(self: Pipeline<P, R>) => Pipeline<P | I, R | R2>
+  <P, R, I, S, E, R2>(self: Pipeline<P, R>, target: Target, stage: Stage.Stage<I, S, E, R2>): Pipeline<P | I, R | R2>
 } = dual(3, (self: Any, target: Target, stage: Stage.Any) => insertAt(self, indexOf(self, target), stage))
 
 /** Inserts a stage after another. */
 export const insertAfter: {
-  <I, S, R2>(target: Target, stage: Stage.Stage<I, S, R2>): <P, R>(self: Pipeline<P, R>) => Pipeline<P | I, R | R2>
-  <P, R, I, S, R2>(self: Pipeline<P, R>, target: Target, stage: Stage.Stage<I, S, R2>): Pipeline<P | I, R | R2>
+  <I, S, E, R2>(target: Target, stage: Stage.Stage<I, S, E, R2>): <P, R>(self: Pipeline<P, R>) => Pipeline<P | I, R | R2>
+  <P, R, I, S, E, R2>(self: Pipeline<P, R>, target: Target, stage: Stage.Stage<I, S, E, R2>): Pipeline<P | I, R | R2>
 } = dual(3, (self: Any, target: Target, stage: Stage.Any) => insertAt(self, indexOf(self, target) + 1, stage))
 
 /**

@@ -4,6 +4,14 @@
  * timeouts and retries, emits trace events as it goes, and returns the report
  * together with the built services.
  *
+ * A startup run also records where it ran (the environment probe) and what
+ * each stage cost in memory (RSS before and after, and the peak). A pipeline
+ * that runs once per request asks for a lean run instead (`lean: true`): the
+ * same outcomes, warnings, metadata, trace events and spans, without the
+ * probe and the memory readings — which cost time on every request and, for
+ * the peak, reset a process-wide high-water mark that concurrent requests
+ * would trample.
+ *
  * @since 0.1.0
  */
 import type { Schedule, Scope } from "effect"
@@ -27,6 +35,18 @@ export interface RunOptions {
   readonly config?: Readonly<Record<string, string>>
   /** Minimum interval between progress events of one stage, in ms (default 200). */
   readonly progressIntervalMs?: number
+  /**
+   * A run for pipelines that run once per request (default false): no
+   * environment probe (the report has no `environment`; `probes` are not run)
+   * and no memory readings per stage (no `rssBeforeMb`, `rssAfterMb` or
+   * `peakRssMb`; the peak's process-global reset is not touched, so
+   * concurrent runs do not disturb each other). Everything else is as in a
+   * full run: outcomes, warnings, metadata, skip rules, timeouts, retries,
+   * trace events to the sinks, and a span per stage.
+   *
+   * @since 0.5.0
+   */
+  readonly lean?: boolean
 }
 
 /** A successful run: the report and the services the stages provided. */
@@ -41,10 +61,59 @@ export class PipelineFailed extends Schema.TaggedError<PipelineFailed>()("Pipeli
   /** The stage that failed, or undefined when the pipeline itself is malformed. */
   stage: Schema.optionalKey(Schema.String),
   errorTag: Schema.String,
-  report: PipelineReport
+  report: PipelineReport,
+  /**
+   * The failed stage's own error, as its build failed with it (one of the
+   * stage's `Stage.Error` types, or the runner's `Timeout` StageFatal), for a
+   * caller that passes typed errors on; absent when the stage died or the
+   * recipe is misordered.
+   */
+  error: Schema.optionalKey(Schema.Unknown)
 }) {}
 
-const now = () => new Date().toISOString()
+/** The current time as ISO-8601; formatted once per millisecond, since a run asks for it a few times per stage. */
+const now = (() => {
+  let lastMs = -1
+  let lastIso = ""
+  return (): string => {
+    const ms = Date.now()
+    if (ms !== lastMs) {
+      lastMs = ms
+      lastIso = new Date(ms).toISOString()
+    }
+    return lastIso
+  }
+})()
+
+/** Sends an event to every sink (no work at all when there are none). */
+const emitter = (sinks: ReadonlyArray<TraceSink>): (event: TraceEvent) => Effect.Effect<void> => {
+  if (sinks.length === 0) return () => Effect.void
+  if (sinks.length === 1) {
+    const sink = sinks[0]!
+    return (event) => sink.emit(event)
+  }
+  return (event) => Effect.forEach(sinks, (s) => s.emit(event), { discard: true })
+}
+
+/** Order problems per pipeline: pipelines are immutable, and a per-request pipeline is checked on every run. */
+const problemsCache = new WeakMap<Pipeline.Any, ReadonlyArray<string>>()
+const orderProblems = (pipeline: Pipeline.Any): ReadonlyArray<string> => {
+  let problems = problemsCache.get(pipeline)
+  if (problems === undefined) {
+    problems = Pipeline.orderProblems(pipeline)
+    problemsCache.set(pipeline, problems)
+  }
+  return problems
+}
+
+/**
+ * Spans name the pipeline and the stage; the call site they would capture
+ * is always this module, so it is not captured (that costs a stack trace per
+ * span). Passed data-first: effect 4.1's pipeable `withSpan` does not read
+ * `captureStackTrace`.
+ */
+const spanOptions = (attributes?: Record<string, unknown>) =>
+  attributes === undefined ? { captureStackTrace: false } : { attributes, captureStackTrace: false }
 
 const describeFailure = (stage: string, cause: Cause.Cause<unknown>): StageError => {
   const error = Cause.findErrorOption(cause)
@@ -71,9 +140,23 @@ const describeFailure = (stage: string, cause: Cause.Cause<unknown>): StageError
   }
 }
 
+/** RSS after the stage and the peak during it, next to the reading taken before it. */
+const memoryReadings = (rssBeforeMb: number, peakSince: () => number | undefined) => {
+  const rssAfterMb = Environment.rssMb()
+  const peak = peakSince()
+  return {
+    rssBeforeMb,
+    rssAfterMb,
+    // The high-water mark and the two samples come from different reads: never report a peak below them.
+    ...(peak === undefined ? {} : { peakRssMb: Math.max(peak, rssBeforeMb, rssAfterMb) })
+  }
+}
+
 interface StageRun {
   readonly result: StageResult
   readonly value: Option.Option<unknown>
+  /** The typed error the stage failed with, if it failed with one. */
+  readonly error: Option.Option<unknown>
 }
 
 const notRun = (stage: string): StageResult => ({
@@ -88,6 +171,7 @@ const notRun = (stage: string): StageResult => ({
 /**
  * Runs the pipeline. Its services stay alive until the caller's Scope closes.
  * Fails with `PipelineFailed` (carrying the full report) when a stage fails.
+ * Pass `lean: true` for a pipeline that runs once per request.
  */
 export const run = <P, R>(
   pipeline: Pipeline.Pipeline<P, R>,
@@ -96,13 +180,14 @@ export const run = <P, R>(
   Effect.gen(function*() {
     const sinks = options.sinks ?? []
     const interval = options.progressIntervalMs ?? 200
-    const emit = (event: TraceEvent) => Effect.forEach(sinks, (s) => s.emit(event), { discard: true })
+    const measure = options.lean !== true
+    const emit = emitter(sinks)
     const startedAt = now()
     const t0 = performance.now()
 
-    const base = yield* Environment.probe
-    const extras = yield* Effect.all(options.probes ?? [])
-    const environment = Object.assign({}, base, ...extras)
+    const environment = measure
+      ? { environment: Object.assign({}, yield* Environment.probe, ...(yield* Effect.all(options.probes ?? []))) }
+      : {}
 
     yield* emit({ type: "pipeline-started", at: startedAt, pipeline: pipeline.name, stages: pipeline.entries.map((e) => e.stage.name) })
 
@@ -113,14 +198,14 @@ export const run = <P, R>(
           outcome: failed ? "failed" : overallOutcome(results),
           startedAt,
           durationMs: Math.round(performance.now() - t0),
-          environment,
+          ...environment,
           results
         }
         yield* emit({ type: "pipeline-finished", at: now(), report })
         return report
       })
 
-    const problems = Pipeline.orderProblems(pipeline)
+    const problems = orderProblems(pipeline)
     if (problems.length > 0) {
       const results = pipeline.entries.map((e) => notRun(e.stage.name))
       const report = yield* finish(results, true)
@@ -132,9 +217,11 @@ export const run = <P, R>(
       })
     }
 
-    let context = (yield* Effect.context<never>()) as Context.Context<any>
+    const given = (yield* Effect.context<never>()) as Context.Context<any>
+    // What the stages provided so far; the run's fiber already holds what the caller gave.
+    let provided = Context.empty() as Context.Context<any>
     const results: Array<StageResult> = []
-    let failure: { stage: string; error: StageError } | undefined
+    let failure: { stage: string; error: StageError; cause: Option.Option<unknown> } | undefined
 
     for (const entry of pipeline.entries) {
       const stage = entry.stage
@@ -144,13 +231,13 @@ export const run = <P, R>(
         yield* emit({ type: "stage-finished", at: now(), result })
         continue
       }
-      const { result, value } = yield* runStage(entry, context, emit, interval)
+      const { result, value, error } = yield* runStage(entry, provided, emit, interval, measure)
       results.push(result)
       yield* emit({ type: "stage-finished", at: now(), result })
       if (Option.isSome(value)) {
-        context = Context.add(context, stage.provides, value.value)
+        provided = Context.add(provided, stage.provides, value.value)
       } else if (result.error !== undefined) {
-        failure = { stage: stage.name, error: result.error }
+        failure = { stage: stage.name, error: result.error, cause: error }
       }
     }
 
@@ -161,28 +248,31 @@ export const run = <P, R>(
         remediation: failure.error.remediation,
         stage: failure.stage,
         errorTag: failure.error.tag,
-        report
+        report,
+        ...(Option.isSome(failure.cause) ? { error: failure.cause.value } : {})
       })
     }
-    return { report, context: context as Context.Context<P> }
+    return { report, context: Context.merge(given, provided) as Context.Context<P> }
   }).pipe(
+    withOverrides({ ...pipeline.config, ...options.config }),
+    (self) => Effect.withSpan(self, `pipeline ${pipeline.name}`, spanOptions())
+  ) as Effect.Effect<Ready<P>, PipelineFailed, Exclude<R, P> | Scope.Scope>
+
+/** Config values that win over the current ConfigProvider during the run (nothing to do when there are none). */
+const withOverrides = (overrides: Readonly<Record<string, string>>) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Object.keys(overrides).length === 0 ? self : self.pipe(
     Effect.provideServiceEffect(
       ConfigProvider.ConfigProvider,
-      Effect.map(ConfigProvider.ConfigProvider, (current) => {
-        const overrides = { ...pipeline.config, ...options.config }
-        return Object.keys(overrides).length === 0
-          ? current
-          : ConfigProvider.orElse(ConfigProvider.fromEnv({ env: overrides }), current)
-      })
-    ),
-    Effect.withSpan(`pipeline ${pipeline.name}`)
-  ) as Effect.Effect<Ready<P>, PipelineFailed, Exclude<R, P> | Scope.Scope>
+      Effect.map(ConfigProvider.ConfigProvider, (current) => ConfigProvider.orElse(ConfigProvider.fromEnv({ env: overrides }), current))
+    )
+  )
 
 const runStage = (
   entry: Pipeline.Entry,
-  context: Context.Context<any>,
+  provided: Context.Context<any>,
   emit: (event: TraceEvent) => Effect.Effect<void>,
-  progressIntervalMs: number
+  progressIntervalMs: number,
+  measure: boolean
 ): Effect.Effect<StageRun> =>
   Effect.gen(function*() {
     const { stage } = entry
@@ -207,25 +297,25 @@ const runStage = (
         return emit({ type: "progress", at: now(), stage: stage.name, ...update })
       },
       annotate: (fields) => Effect.sync(() => void Object.assign(metadata, fields)),
-      skipped: (reason) => Effect.sync(() => void (doneAlready = reason))
+      skipped: (reason) => Effect.sync(() => void (doneAlready = reason)),
+      emit
     })
 
-    yield* emit({ type: "stage-started", at: now(), stage: stage.name, purpose: stage.purpose })
     const startedAt = now()
+    yield* emit({ type: "stage-started", at: startedAt, stage: stage.name, purpose: stage.purpose })
     const t0 = performance.now()
-    const rssBeforeMb = Environment.rssMb()
-    const peakSince = Memory.startPeak(yield* Memory.PeakRssProbe)
+    const rssBeforeMb = measure ? Environment.rssMb() : 0
+    const peakSince = measure ? Memory.startPeak(yield* Memory.PeakRssProbe) : undefined
 
-    const provide = <A, E>(effect: Effect.Effect<A, E, any>) =>
-      effect.pipe(Effect.provideService(StageReporter.StageReporter, reporter), Effect.provideContext(context))
+    // The fiber holds the caller's services and the stage's span; add the earlier stages' services and the reporter.
+    const services = Context.add(provided, StageReporter.StageReporter, reporter)
+    const provide = <A, E>(effect: Effect.Effect<A, E, any>) => Effect.provideContext(effect, services)
 
-    const skipExit = yield* Effect.exit(provide(
-      entry.forcedSkip !== undefined
-        ? Effect.succeed(entry.forcedSkip)
-        : stage.skip === undefined
-        ? Effect.succeed(undefined)
-        : stage.skip.when
-    ))
+    const skipExit: Exit.Exit<string | undefined, unknown> = entry.forcedSkip !== undefined
+      ? Exit.succeed(entry.forcedSkip)
+      : stage.skip === undefined
+      ? Exit.succeed(undefined)
+      : yield* Effect.exit(provide(stage.skip.when))
     let skipReason: string | undefined
     let buildExit: Exit.Exit<unknown, unknown>
     if (Exit.isFailure(skipExit)) {
@@ -271,16 +361,12 @@ const runStage = (
       return yield* Effect.failCause(buildExit.cause as Cause.Cause<never>)
     }
 
-    const rssAfterMb = Environment.rssMb()
-    const peak = peakSince()
+    const durationMs = Math.round((performance.now() - t0) * 10) / 10
     const base = {
       stage: stage.name,
       startedAt,
-      durationMs: Math.round((performance.now() - t0) * 10) / 10,
-      rssBeforeMb,
-      rssAfterMb,
-      // The high-water mark and the two samples come from different reads: never report a peak below them.
-      ...(peak === undefined ? {} : { peakRssMb: Math.max(peak, rssBeforeMb, rssAfterMb) }),
+      durationMs,
+      ...(peakSince === undefined ? {} : memoryReadings(rssBeforeMb, peakSince)),
       attempts,
       metadata,
       warnings
@@ -288,11 +374,15 @@ const runStage = (
     if (Exit.isFailure(buildExit)) {
       const error = describeFailure(stage.name, buildExit.cause)
       yield* Effect.annotateCurrentSpan({ "stage.outcome": "failed", "stage.error": error.tag })
-      return { result: { ...base, outcome: "failed" as Outcome, error }, value: Option.none() }
+      return {
+        result: { ...base, outcome: "failed" as Outcome, error },
+        value: Option.none(),
+        error: Cause.findErrorOption(buildExit.cause)
+      }
     }
     if (warnings.length === 0) skipReason ??= doneAlready
     const outcome: Outcome = skipReason !== undefined ? "skipped" : warnings.length > 0 ? "warned" : "succeeded"
     yield* Effect.annotateCurrentSpan({ "stage.outcome": outcome })
     const result: StageResult = skipReason === undefined ? { ...base, outcome } : { ...base, outcome, skipReason }
-    return { result, value: Option.some(buildExit.value) }
-  }).pipe(Effect.withSpan(`stage ${entry.stage.name}`, { attributes: { "stage.purpose": entry.stage.purpose } }))
+    return { result, value: Option.some(buildExit.value), error: Option.none() }
+  }).pipe((self) => Effect.withSpan(self, `stage ${entry.stage.name}`, spanOptions({ "stage.purpose": entry.stage.purpose })))

@@ -7,6 +7,7 @@
  */
 import { Context, Effect } from "effect"
 import type { Json } from "effect/Schema"
+import type { TraceEvent } from "./TraceEvent.ts"
 
 export interface ProgressUpdate {
   readonly unit: string
@@ -24,6 +25,12 @@ export class StageReporter extends Context.Service<StageReporter, {
   readonly annotate: (metadata: Readonly<Record<string, Json>>) => Effect.Effect<void>
   /** The build found its work already done (e.g. a cache hit): the outcome is `skipped` with this reason, and its value is provided. */
   readonly skipped: (reason: string) => Effect.Effect<void>
+  /**
+   * Forwards an event of a run the stage started itself (a synthesis's
+   * stages) to this run's sinks, so that one trace holds both; label such
+   * events with their `run`.
+   */
+  readonly emit: (event: TraceEvent) => Effect.Effect<void>
 }>()("bark-pipeline/StageReporter") {}
 
 /** Records a recoverable problem: the stage's outcome becomes `warned`. */
@@ -52,5 +59,6 @@ export const detached = (stage: string) =>
       Effect.logWarning(remediation === undefined ? message : `${message} (${remediation})`),
     progress: () => Effect.void,
     annotate: () => Effect.void,
-    skipped: () => Effect.void
+    skipped: () => Effect.void,
+    emit: () => Effect.void
   })

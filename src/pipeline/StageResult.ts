@@ -30,12 +30,13 @@ export const StageResult = Schema.Struct({
   /** ISO-8601 start time (absent for stages that did not run). */
   startedAt: Schema.optionalKey(Schema.String),
   durationMs: Schema.Number,
+  /** RSS in MB when the stage started and ended; absent for stages that did not run, and in lean runs. */
   rssBeforeMb: Schema.optionalKey(Schema.Number),
   rssAfterMb: Schema.optionalKey(Schema.Number),
   /**
    * The highest RSS during the stage, in MB, where the OS can tell (Linux:
-   * VmHWM after resetting it at the stage's start); absent otherwise, and in
-   * traces written before it was recorded.
+   * VmHWM after resetting it at the stage's start); absent otherwise, in lean
+   * runs, and in traces written before it was recorded.
    */
   peakRssMb: Schema.optionalKey(Schema.Number),
   /** How many times the build ran (more than 1 when a retry schedule kicked in). */
@@ -68,7 +69,8 @@ export const PipelineReport = Schema.Struct({
   outcome: Schema.Literals(["succeeded", "warned", "failed"]),
   startedAt: Schema.String,
   durationMs: Schema.Number,
-  environment: EnvironmentSummary,
+  /** Where the pipeline ran; absent from lean runs (per-request pipelines), which probe nothing. */
+  environment: Schema.optionalKey(EnvironmentSummary),
   results: Schema.Array(StageResult)
 })
 export type PipelineReport = typeof PipelineReport.Type

@@ -1,6 +1,10 @@
 /**
  * Events a run emits while it happens, in the order they happen. Trace sinks
- * receive them; the JSON Lines sink writes one per line.
+ * receive them; the JSON Lines sink writes one per line. A trace may hold
+ * several runs — a synthesis's `prepare` run and one run per chunk, some of
+ * them concurrent, inside the run of the stage that asked for it — so an
+ * event may say which run it belongs to (`run`); without it, it belongs to
+ * the innermost run started and not yet finished.
  *
  * @since 0.1.0
  */
@@ -10,6 +14,8 @@ import { PipelineReport, StageResult } from "./StageResult.ts"
 export const PipelineStarted = Schema.Struct({
   type: Schema.Literal("pipeline-started"),
   at: Schema.String,
+  /** The run that emitted it, when a trace holds several (e.g. "synthesis/chunk 2"). */
+  run: Schema.optionalKey(Schema.String),
   pipeline: Schema.String,
   stages: Schema.Array(Schema.String)
 })
@@ -17,6 +23,8 @@ export const PipelineStarted = Schema.Struct({
 export const StageStarted = Schema.Struct({
   type: Schema.Literal("stage-started"),
   at: Schema.String,
+  /** The run that emitted it, when a trace holds several (e.g. "synthesis/chunk 2"). */
+  run: Schema.optionalKey(Schema.String),
   stage: Schema.String,
   purpose: Schema.String
 })
@@ -24,6 +32,8 @@ export const StageStarted = Schema.Struct({
 export const Progress = Schema.Struct({
   type: Schema.Literal("progress"),
   at: Schema.String,
+  /** The run that emitted it, when a trace holds several (e.g. "synthesis/chunk 2"). */
+  run: Schema.optionalKey(Schema.String),
   stage: Schema.String,
   /** What is being counted, e.g. "bytes", "tokens". */
   unit: Schema.String,
@@ -38,6 +48,8 @@ export const Progress = Schema.Struct({
 export const WarningRaised = Schema.Struct({
   type: Schema.Literal("warning"),
   at: Schema.String,
+  /** The run that emitted it, when a trace holds several (e.g. "synthesis/chunk 2"). */
+  run: Schema.optionalKey(Schema.String),
   stage: Schema.String,
   message: Schema.String,
   remediation: Schema.optionalKey(Schema.String)
@@ -46,12 +58,16 @@ export const WarningRaised = Schema.Struct({
 export const StageFinished = Schema.Struct({
   type: Schema.Literal("stage-finished"),
   at: Schema.String,
+  /** The run that emitted it, when a trace holds several (e.g. "synthesis/chunk 2"). */
+  run: Schema.optionalKey(Schema.String),
   result: StageResult
 })
 
 export const PipelineFinished = Schema.Struct({
   type: Schema.Literal("pipeline-finished"),
   at: Schema.String,
+  /** The run that emitted it, when a trace holds several (e.g. "synthesis/chunk 2"). */
+  run: Schema.optionalKey(Schema.String),
   report: PipelineReport
 })
 

@@ -64,8 +64,68 @@ export const stateColors: Readonly<Record<RowState, string>> = {
   interrupted: "#7b5ea7"
 }
 
-/** Reads a run's trace events into a timeline. Fails when the trace holds no stage at all. */
+/**
+ * The runs of a trace, in the order they started: events that name their run
+ * go to it; the others to the innermost run started and not yet finished.
+ */
+const runsOf = (events: ReadonlyArray<TraceEvent>): ReadonlyArray<readonly [string, ReadonlyArray<TraceEvent>]> => {
+  const runs = new Map<string, Array<TraceEvent>>()
+  const open: Array<string> = []
+  const add = (key: string, e: TraceEvent) => {
+    const run = runs.get(key)
+    if (run === undefined) runs.set(key, [e])
+    else run.push(e)
+  }
+  for (const e of events) {
+    if (e.run !== undefined) {
+      add(e.run, e)
+      continue
+    }
+    if (e.type === "pipeline-started") open.push(runs.has(e.pipeline) ? `${e.pipeline}#${runs.size}` : e.pipeline)
+    add(open.at(-1) ?? "", e)
+    if (e.type === "pipeline-finished") open.pop()
+  }
+  return [...runs.entries()]
+}
+
+/**
+ * Reads trace events into a timeline. A trace of several runs (a synthesis's
+ * runs inside the stage that asked for it) gives one picture: the first
+ * run's, with the others' stages among its rows in the order they started,
+ * named after their run (`synthesis/chunk 2 · semantic`). Fails when the
+ * trace holds no stage at all.
+ */
 export const fromTrace = (events: ReadonlyArray<TraceEvent>): Effect.Effect<Timeline, TimelineError> =>
+  Effect.suspend(() => {
+    const runs = runsOf(events)
+    if (runs.length <= 1) return oneRun(events)
+    const labels = runs.map(([label]) => label)
+    return Effect.map(Effect.forEach(runs, ([, run]) => oneRun(run)), ([outer, ...inner]) => {
+      const t0 = Date.parse(outer!.startedAt)
+      const shift = (run: Timeline) => Date.parse(run.startedAt) - t0
+      const rows = [
+        ...outer!.stages,
+        ...inner.flatMap((run, i) =>
+          run.stages.map((stage): TimelineStage => ({
+            ...stage,
+            name: `${labels[i + 1]} · ${stage.name}`,
+            startMs: stage.startMs === undefined ? undefined : stage.startMs + shift(run),
+            warnings: stage.warnings.map((w) => ({ ...w, atMs: w.atMs + shift(run) }))
+          }))
+        )
+      ]
+      const order = (s: TimelineStage) => s.startMs ?? Number.POSITIVE_INFINITY
+      const stages = rows.map((s, i) => ({ s, i })).sort((a, b) => order(a.s) - order(b.s) || a.i - b.i).map(({ s }) => s)
+      return {
+        ...outer!,
+        durationMs: Math.max(outer!.durationMs, ...inner.map((run) => shift(run) + run.durationMs)),
+        stages
+      }
+    })
+  })
+
+/** One run's events as its timeline. */
+const oneRun = (events: ReadonlyArray<TraceEvent>): Effect.Effect<Timeline, TimelineError> =>
   Effect.suspend(() => {
     let started: Extract<TraceEvent, { type: "pipeline-started" }> | undefined
     let finished: Extract<TraceEvent, { type: "pipeline-finished" }> | undefined

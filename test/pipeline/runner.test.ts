@@ -206,4 +206,21 @@ describe("Runner", () => {
         assert.strictEqual(span.status._tag, "Ended")
       }
     }))
+
+  it.effect("spans a stage's build opens are children of that stage's span", () =>
+    Effect.gen(function*() {
+      const spans: Array<Tracer.NativeSpan> = []
+      const tracer = Tracer.make({
+        span: (options) => {
+          const span = new Tracer.NativeSpan(options)
+          spans.push(span)
+          return span
+        }
+      })
+      const traced = Stage.make({ name: "alpha", purpose: "opens a span", provides: Alpha, build: Effect.succeed({ value: 1 }).pipe(Effect.withSpan("load weights")) })
+      yield* Runner.run(Pipeline.make("s", "spans").pipe(Pipeline.add(traced))).pipe(Effect.provideService(Tracer.Tracer, tracer))
+      const stageSpan = spans.find((x) => x.name === "stage alpha")!
+      const inner = spans.find((x) => x.name === "load weights")!
+      assert.strictEqual(Option.getOrUndefined(inner.parent)?.spanId, stageSpan.spanId)
+    }))
 })

@@ -303,3 +303,45 @@ describe("bark-pipeline trace", () => {
     assert.strictEqual(Trace.defaultOutput("trace.log"), "trace.log.svg")
   })
 })
+
+describe("a trace of several runs", () => {
+  class Inner extends Context.Service<Inner, number>()("test/Inner") {}
+  class Outer extends Context.Service<Outer, number>()("test/Outer") {}
+  const inner = Pipeline.make("inner", "runs inside a stage").pipe(
+    Pipeline.add(Stage.make({ name: "step", purpose: "sleeps", provides: Inner, build: Effect.as(Effect.sleep("10 millis"), 1) }))
+  )
+
+  it.live("draws the runs a stage started among the outer run's rows, named after their run, in the order they started", () =>
+    Effect.gen(function*() {
+      const events: Array<TraceEvent> = []
+      const sink = (run?: string) => ({
+        emit: (e: TraceEvent) => Effect.sync(() => void events.push(run === undefined ? e : { ...e, run }))
+      })
+      // The outer stage runs the inner pipeline three times: twice at once (labelled runs), then once unlabelled (nested).
+      const outer = Pipeline.make("outer", "asks for inner runs").pipe(
+        Pipeline.add(Stage.make({
+          name: "fan-out",
+          purpose: "runs the inner pipeline",
+          provides: Outer,
+          build: Effect.gen(function*() {
+            yield* Effect.all([
+              Effect.scoped(Runner.run(inner, { sinks: [sink("inner 1")], lean: true })),
+              Effect.scoped(Runner.run(inner, { sinks: [sink("inner 2")], lean: true }))
+            ], { concurrency: "unbounded" })
+            yield* Effect.scoped(Runner.run(inner, { sinks: [sink()], lean: true }))
+            return 3
+          })
+        }))
+      )
+      yield* Effect.scoped(Runner.run(outer, { sinks: [sink()] }))
+      const timeline = yield* Timeline.fromTrace(events)
+      assert.strictEqual(timeline.pipeline, "outer")
+      assert.deepStrictEqual(timeline.stages.map((s) => s.name), ["fan-out", "inner 1 · step", "inner 2 · step", "inner · step"])
+      const [fanOut, ...steps] = timeline.stages
+      for (const step of steps) {
+        assert.isAtLeast(step.startMs!, fanOut!.startMs!)
+        assert.isAtMost(step.startMs! + step.durationMs, fanOut!.startMs! + fanOut!.durationMs + 1)
+      }
+      assert.include(Timeline.toSvg(timeline), "inner 2 · step")
+    }).pipe(Effect.provide(NodeServices.layer)))
+})

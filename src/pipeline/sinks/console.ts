@@ -1,6 +1,6 @@
 /**
  * The human view of a run: one line per stage with its outcome, duration and
- * RSS (before → after, and the peak where known), warnings and errors under
+ * RSS (before → after, and the peak where known; lean runs record none), warnings and errors under
  * it with what to do, a live progress line for long work (rewritten in place
  * on a terminal, throttled otherwise), and a last line naming the stage during
  * which the process peaked.
@@ -46,16 +46,20 @@ export const formatProgress = (e: ProgressEvent): string => {
   return parts.join("  ")
 }
 
+/** RSS before → after, and the peak where known; nothing for a lean run, which does not read memory. */
+const formatRss = (r: StageResult): string =>
+  r.rssBeforeMb === undefined || r.rssAfterMb === undefined
+    ? ""
+    : `  rss ${Math.round(r.rssBeforeMb)} → ${Math.round(r.rssAfterMb)} MB${
+      r.peakRssMb === undefined ? "" : `, peak ${Math.round(r.peakRssMb)} MB`
+    }`
+
 export const formatResult = (r: StageResult): string => {
   const head = `  ${symbols[r.outcome]} ${r.stage.padEnd(16)} ${r.outcome.padEnd(9)}`
   const lines = [
     r.outcome === "not-run"
       ? head
-      : `${head} ${formatMs(r.durationMs).padStart(8)}  rss ${Math.round(r.rssBeforeMb ?? 0)} → ${
-        Math.round(r.rssAfterMb ?? 0)
-      } MB${r.peakRssMb === undefined ? "" : `, peak ${Math.round(r.peakRssMb)} MB`}${
-        r.skipReason === undefined ? "" : `  (${r.skipReason})`
-      }`
+      : `${head} ${formatMs(r.durationMs).padStart(8)}${formatRss(r)}${r.skipReason === undefined ? "" : `  (${r.skipReason})`}`
   ]
   for (const w of r.warnings) {
     lines.push(`      warning: ${w.message}`)
@@ -101,7 +105,7 @@ export const make = (
       Effect.sync(() => {
         switch (event.type) {
           case "pipeline-started":
-            return line(`${event.pipeline}: ${event.stages.length} stages`)
+            return line(`${event.run ?? event.pipeline}: ${event.stages.length} stages`)
           case "stage-started":
             return
           case "progress": {
@@ -119,7 +123,7 @@ export const make = (
           case "stage-finished":
             return line(formatResult(event.result))
           case "pipeline-finished":
-            return line(formatFinished(event.report))
+            return line(formatFinished(event.run === undefined ? event.report : { ...event.report, pipeline: event.run }))
         }
       })
   }
