@@ -35,7 +35,7 @@ import { SUB_MODELS, type SubModel } from "./models.ts"
  * src/onnx/graph.ts) and of the entry layout. Bump it whenever a change
  * alters what they emit: every cached graph is then rebuilt.
  */
-export const GRAPH_BUILDER_VERSION = "8"
+export const GRAPH_BUILDER_VERSION = "9"
 
 /** What a cache entry depends on. */
 export interface GraphKeyInputs {

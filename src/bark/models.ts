@@ -98,8 +98,13 @@ export interface CodecDecoder {
   readonly sampleRate: number
   /** Samples per frame (320 at 24 kHz). */
   readonly hopLength: number
-  /** `codes` is `[nCodebooks, frames]` row-major (codebook-major). Returns `frames × hopLength` samples. */
-  readonly decode: (codes: Int32Array, frames: number) => Effect.Effect<Float32Array, InferenceError>
+  /**
+   * `codes` is `[codebooks, frames]` row-major (codebook-major): the first
+   * `codebooks` (1..8, default 8) of EnCodec's residual codebooks. 8 is Bark's
+   * 6 kbps; 2, the coarse stage's alone, decodes at 1.5 kbps (a draft without
+   * the fine stage). Returns `frames × hopLength` samples for any `codebooks`.
+   */
+  readonly decode: (codes: Int32Array, frames: number, codebooks?: number) => Effect.Effect<Float32Array, InferenceError>
 }
 
 export interface BarkModels {

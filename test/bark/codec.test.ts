@@ -1,22 +1,22 @@
 /**
  * The EnCodec decoder on tiny random checkpoints: checkpoint variants that must
- * decode identically, causality, and the typed errors for bad checkpoints and
- * bad codes.
+ * decode identically, causality, decoding fewer than 8 codebooks (the draft
+ * lane's 1.5 kbps), and the typed errors for bad checkpoints and bad codes.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
 import { CodecConfig } from "../../src/bark/codec/config.ts"
 import { makeCodecDecoder } from "../../src/bark/codec/decoder.ts"
 import { makeRandomCheckpoint, presets, type RandomCheckpointOptions } from "../../src/dev/randomCheckpoint.ts"
-import { make, type Tensor, toFloat32, type Weights } from "../../src/checkpoint/Tensor.ts"
+import { make, numel, type Tensor, toFloat32, type Weights } from "../../src/checkpoint/Tensor.ts"
 import { InferenceBackend } from "../../src/onnx/InferenceBackend.ts"
 
 const tiny = presets.tiny
 const FRAMES = 12
 
-const randomCodes = (frames: number, seed = 7) => {
+const randomCodes = (frames: number, seed = 7, codebooks = 8) => {
   let s = seed
-  return Int32Array.from({ length: 8 * frames }, () => (s = (s * 1103515245 + 12345) % 2 ** 31) % 1024)
+  return Int32Array.from({ length: codebooks * frames }, () => (s = (s * 1103515245 + 12345) % 2 ** 31) % 1024)
 }
 
 const tinyCheckpoint = Effect.runSync(makeRandomCheckpoint(tiny))
@@ -172,5 +172,94 @@ describe("EnCodec decoder on random checkpoints", () => {
       assert.include(e2.message, "expected 8 × 5")
       const e3 = yield* Effect.flip(decoder.decode(new Int32Array(0), 0))
       assert.include(e3.message, "positive integer")
+    }).pipe(cpu))
+})
+
+const codebookIndex = (key: string) => /^codec_model\.quantizer\.layers\.(\d+)\.codebook\.embed$/.exec(key)?.[1]
+
+/** `tensors` with codebooks `from`.. embedding every code to the zero vector. */
+const withSilentCodebooks = (tensors: Weights, from: number): Weights =>
+  new Map([...tensors].map(([key, t]) => {
+    const k = codebookIndex(key)
+    return [key, k !== undefined && Number(k) >= from ? make("F32", t.shape, new Uint8Array(4 * numel(t.shape))) : t]
+  }))
+
+/** The quantizer's output computed here: Σ over the first `codebooks` tables of the coded rows, [dim, frames]. */
+const summedRows = (tensors: Weights, codes: Int32Array, frames: number, codebooks: number) => {
+  const tables = Array.from({ length: codebooks }, (_, k) => toFloat32(tensors.get(`codec_model.quantizer.layers.${k}.codebook.embed`)!))
+  const dim = tables[0]!.length / 1024
+  const out = new Float32Array(dim * frames)
+  for (let d = 0; d < dim; d++) {
+    for (let t = 0; t < frames; t++) {
+      let sum = 0
+      tables.forEach((table, k) => (sum += table[codes[k * frames + t]! * dim + d]!))
+      out[d * frames + t] = sum
+    }
+  }
+  return out
+}
+
+const maxAbsDiff = (a: Float32Array, b: Float32Array) => a.reduce((worst, x, i) => Math.max(worst, Math.abs(x - b[i]!)), 0)
+
+describe("EnCodec decoder with fewer codebooks (1.5 kbps and up)", () => {
+  it.effect("2 codebooks decode like 8 whose codebooks 2..7 embed every code to zero, and unlike the 8 themselves", () =>
+    Effect.gen(function*() {
+      const ckpt = yield* checkpoint()
+      const decoder = yield* decoderFor(ckpt.tensors, ckpt.config.codec_config)
+      const silent = yield* decoderFor(withSilentCodebooks(ckpt.tensors, 2), ckpt.config.codec_config)
+      const codes = randomCodes(FRAMES)
+      const coarse = codes.subarray(0, 2 * FRAMES)
+
+      assertSame(yield* decoder.embeddings(coarse, FRAMES, 2), yield* silent.embeddings(codes, FRAMES))
+      const draft = yield* decoder.decode(coarse, FRAMES, 2)
+      assertSame(draft, yield* silent.decode(codes, FRAMES), 1e-6)
+      assert.isAbove(maxAbsDiff(draft, yield* decoder.decode(codes, FRAMES)), 1e-3, "codebooks 2..7 change the waveform")
+    }).pipe(cpu))
+
+  it.effect("the embeddings of n codebooks are the sum of the first n codebooks' rows, for n = 1..8", () =>
+    Effect.gen(function*() {
+      const ckpt = yield* checkpoint()
+      const decoder = yield* decoderFor(ckpt.tensors, ckpt.config.codec_config)
+      for (let n = 1; n <= 8; n++) {
+        const codes = randomCodes(FRAMES, 11 + n, n)
+        const embeddings = yield* decoder.embeddings(codes, FRAMES, n)
+        assert.isAtMost(maxAbsDiff(embeddings, summedRows(ckpt.tensors, codes, FRAMES, n)), 1e-5, `${n} codebooks`)
+      }
+    }).pipe(cpu))
+
+  it.effect("2 codebooks give frames × hopLength samples, like 8", () =>
+    Effect.gen(function*() {
+      const ckpt = yield* checkpoint()
+      const decoder = yield* decoderFor(ckpt.tensors, ckpt.config.codec_config)
+      for (const frames of [1, 7, FRAMES]) {
+        const draft = yield* decoder.decode(randomCodes(frames, 3, 2), frames, 2)
+        const full = yield* decoder.decode(randomCodes(frames, 3), frames, 8)
+        assert.strictEqual(draft.length, frames * decoder.hopLength)
+        assert.strictEqual(full.length, draft.length)
+        assert.isTrue(draft.every(Number.isFinite))
+      }
+    }).pipe(cpu))
+
+  it.effect("a bad codebook count or a length that does not match it is an InferenceError with a remediation; the session still decodes", () =>
+    Effect.gen(function*() {
+      const ckpt = yield* checkpoint()
+      const decoder = yield* decoderFor(ckpt.tensors, ckpt.config.codec_config)
+      const before = yield* decoder.decode(randomCodes(4, 5, 2), 4, 2)
+      const failures = [
+        [randomCodes(4, 5, 0), 0, "from 1 to 8, got 0"],
+        [randomCodes(4, 5, 9), 9, "from 1 to 8, got 9"],
+        [randomCodes(4, 5, 2), 2.5, "from 1 to 8, got 2.5"],
+        [randomCodes(4, 5, 8), 2, "expected 2 × 4 = 8"],
+        [randomCodes(4, 5, 2), 8, "expected 8 × 4 = 32"]
+      ] as const
+      for (const [codes, codebooks, message] of failures) {
+        const e = yield* Effect.flip(decoder.decode(codes, 4, codebooks))
+        assert.strictEqual(e._tag, "InferenceError")
+        assert.include(e.message, message)
+        assert.include(e.remediation, "codebooks from 1 to 8")
+        assert.strictEqual(e.model, "codec")
+      }
+      assertSame(yield* decoder.decode(randomCodes(4, 5, 2), 4, 2), before)
+      assert.strictEqual((yield* decoder.decode(randomCodes(4, 5), 4)).length, 4 * 320)
     }).pipe(cpu))
 })

@@ -48,7 +48,10 @@ export class UnsupportedCodecConfig extends Schema.TaggedError<UnsupportedCodecC
   remediation: Schema.String
 }) {}
 
-/** Bark always decodes with the first 8 codebooks (6 kbps at 24 kHz). */
+/**
+ * Codebooks of Bark's fine stage (6 kbps at 24 kHz), the most the decoder
+ * reads; it decodes the first 1..8 of them (0.75 kbps each).
+ */
 export const BARK_CODEBOOKS = 8
 
 /** A causal, stride-1 Conv1d; `name` is its module path under `codec_model.`. */

@@ -16,8 +16,8 @@ import { buildCodecGraph, CODES_INPUT, EMBEDDINGS_OUTPUT, WAVEFORM_OUTPUT } from
 import { loadCodecWeights } from "./weights.ts"
 
 export interface EncodecDecoder extends CodecDecoder {
-  /** The quantizer's output for `codes`: [codebookDim, frames] row-major (for parity checks). */
-  readonly embeddings: (codes: Int32Array, frames: number) => Effect.Effect<Float32Array, InferenceError>
+  /** The quantizer's output for `codes` (`codebooks` × frames): [codebookDim, frames] row-major (for parity checks). */
+  readonly embeddings: (codes: Int32Array, frames: number, codebooks?: number) => Effect.Effect<Float32Array, InferenceError>
 }
 
 const MODEL = "codec"
@@ -26,14 +26,23 @@ const badCodes = (message: string) =>
   new InferenceError({
     model: MODEL,
     message,
-    remediation: `pass ${BARK_CODEBOOKS} codebooks × frames codes, codebook-major, each in 0..1023 (the fine stage's output)`
+    remediation: `pass codebooks × frames codes, codebook-major, each in 0..1023, and codebooks from 1 to ${BARK_CODEBOOKS} ` +
+      `(${BARK_CODEBOOKS} for the fine stage's output, 2 for the coarse stage's alone)`
   })
 
 /** Checks shape and range before the codes reach a Gather, which would fail (or wrap) on bad indices. */
-const toCodesTensor = (codes: Int32Array, frames: number, codebookSize: number): Effect.Effect<OrtTensor, InferenceError> => {
+const toCodesTensor = (
+  codes: Int32Array,
+  frames: number,
+  codebooks: number,
+  codebookSize: number
+): Effect.Effect<OrtTensor, InferenceError> => {
+  if (!Number.isInteger(codebooks) || codebooks < 1 || codebooks > BARK_CODEBOOKS) {
+    return Effect.fail(badCodes(`codec codebooks must be an integer from 1 to ${BARK_CODEBOOKS}, got ${codebooks}`))
+  }
   if (!Number.isInteger(frames) || frames < 1) return Effect.fail(badCodes(`codec frames must be a positive integer, got ${frames}`))
-  if (codes.length !== BARK_CODEBOOKS * frames) {
-    return Effect.fail(badCodes(`codec input has ${codes.length} codes, expected ${BARK_CODEBOOKS} × ${frames} = ${BARK_CODEBOOKS * frames}`))
+  if (codes.length !== codebooks * frames) {
+    return Effect.fail(badCodes(`codec input has ${codes.length} codes, expected ${codebooks} × ${frames} = ${codebooks * frames}`))
   }
   const values = new BigInt64Array(codes.length)
   for (let i = 0; i < codes.length; i++) {
@@ -45,7 +54,7 @@ const toCodesTensor = (codes: Int32Array, frames: number, codebookSize: number):
     }
     values[i] = BigInt(c)
   }
-  return Effect.succeed(new OrtTensor("int64", values, [BARK_CODEBOOKS, frames]))
+  return Effect.succeed(new OrtTensor("int64", values, [codebooks, frames]))
 }
 
 /** Builds the decoder graph of a checkpoint's `codec_model.*` weights in memory and opens it (see `openCodecDecoder`). */
@@ -71,9 +80,9 @@ export const openCodecDecoder = Effect.fn("openCodecDecoder")(function*(
   const layout = yield* codecLayout(config)
   const session = yield* backend.createSession(source, { model: MODEL })
 
-  const run = (output: string) => (codes: Int32Array, frames: number) =>
+  const run = (output: string) => (codes: Int32Array, frames: number, codebooks: number = BARK_CODEBOOKS) =>
     Effect.gen(function*() {
-      const feeds = { [CODES_INPUT]: yield* toCodesTensor(codes, frames, layout.codebookSize) }
+      const feeds = { [CODES_INPUT]: yield* toCodesTensor(codes, frames, codebooks, layout.codebookSize) }
       const result = yield* session.run(feeds, [output])
       return result[output]!.data as Float32Array
     })

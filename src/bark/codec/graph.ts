@@ -1,11 +1,16 @@
 /**
  * The EnCodec 24 kHz decoder as one ONNX graph: residual-vector-quantizer
- * lookup of Bark's 8 codebooks, then the SEANet decoder (conv, 2-layer LSTM
- * with skip, four ELU → ConvTranspose1d → residual-block stages, ELU, conv).
+ * lookup of the first n of Bark's 8 codebooks, then the SEANet decoder (conv,
+ * 2-layer LSTM with skip, four ELU → ConvTranspose1d → residual-block stages,
+ * ELU, conv).
  *
- * Input `codes` is int64 [8, frames] with codes in 0..codebookSize-1 (the
- * caller checks the range). Outputs: `embeddings` [codebookDim, frames] (the
- * quantizer's output) and `waveform` [frames · hopLength].
+ * Input `codes` is int64 [n, frames], n in 1..8, with codes in
+ * 0..codebookSize-1 (the caller checks n and the range). n is a dynamic
+ * dimension, so one graph (and one session) decodes at every bandwidth:
+ * 8 codebooks are Bark's 6 kbps, 2 (the coarse stage's alone) 1.5 kbps. As in
+ * EnCodec's `ResidualVectorQuantization.decode`, the quantizer's output is the
+ * sum of the first n codebooks' rows. Outputs: `embeddings` [codebookDim,
+ * frames] (the quantizer's output) and `waveform` [frames · hopLength].
  *
  * Padding follows EnCodec's causal convolutions: each stride-1 conv is
  * reflect-padded on the left by (k−1)·d; each transposed conv drops all of its
@@ -21,14 +26,21 @@ export const CODES_INPUT = "codes"
 export const EMBEDDINGS_OUTPUT = "embeddings"
 export const WAVEFORM_OUTPUT = "waveform"
 
-/** Sums the 8 codebook rows of every frame with one Gather over the stacked codebooks: [dim, frames]. */
+/**
+ * Sums the first n codebook rows of every frame with one Gather over the
+ * stacked codebooks: codes [n, frames] → [dim, frames]. Codebook k's rows start
+ * at k · codebookSize in the stack, so each row of `codes` is shifted by its
+ * codebook's offset; the offsets are sliced to the codes' first dimension.
+ */
 const quantizerDecode = (g: GraphBuilder, layout: CodecLayout, weights: CodecWeights, codes: Value): Value => {
   const { codebookSize: size, codebookDim: dim } = layout
   const stacked = new Float32Array(BARK_CODEBOOKS * size * dim)
   weights.codebooks.forEach((table, k) => stacked.set(table, k * size * dim))
   const table = g.initializer("quantizer.codebooks", stacked, [BARK_CODEBOOKS * size, dim])
-  const offsets = g.ints(Array.from({ length: BARK_CODEBOOKS }, (_, k) => k * size), [BARK_CODEBOOKS, 1])
-  const rows = g.gather(table, g.add(codes, offsets)) // [8, frames, dim]
+  const allOffsets = g.ints(Array.from({ length: BARK_CODEBOOKS }, (_, k) => k * size), [BARK_CODEBOOKS, 1])
+  const n = g.op("Shape", [codes], { start: 0, end: 1 }, [{ dtype: "int64", shape: [1] }])[0]!
+  const offsets = g.op("Slice", [allOffsets, g.ints([0]), n, g.ints([0])], {}, [{ dtype: "int64", shape: [codes.shape![0]!, 1] }])[0]!
+  const rows = g.gather(table, g.add(codes, offsets)) // [n, frames, dim]
   return g.transpose(g.reduceSum(rows, [0]), [1, 0])
 }
 
@@ -102,7 +114,7 @@ const lstmWithSkip = (g: GraphBuilder, x: Value, layout: CodecLayout, layers: Re
 /** Builds the decoder graph from folded weights. */
 export const buildCodecGraph = (layout: CodecLayout, weights: CodecWeights, options: BuildOptions = {}): BuiltModel => {
   const g = new GraphBuilder("encodec_decoder")
-  const codes = g.input(CODES_INPUT, "int64", [BARK_CODEBOOKS, "frames"])
+  const codes = g.input(CODES_INPUT, "int64", ["codebooks", "frames"])
   const embeddings = quantizerDecode(g, layout, weights, codes)
   g.output(embeddings, EMBEDDINGS_OUTPUT)
 
