@@ -33,6 +33,9 @@ import * as Pipeline from "./pipeline/Pipeline.ts"
 import * as Runner from "./pipeline/Runner.ts"
 import type { PipelineReport } from "./pipeline/StageResult.ts"
 import type { TraceEvent } from "./pipeline/TraceEvent.ts"
+import * as SynthesisLoad from "./bark/synthesis/load.ts"
+import type { AudioCacheStore } from "./bark/synthesis/services.ts"
+import type * as SynthesisRecipe from "./bark/synthesis/SynthesisRecipe.ts"
 
 export * as Pipeline from "./pipeline/Pipeline.ts"
 export * as Runner from "./pipeline/Runner.ts"
@@ -70,6 +73,10 @@ export { SUB_MODELS, type SubModel } from "./bark/models.ts"
 export { encodeWav, type Wav, WavError, type WavFormat } from "./audio/wav.ts"
 export { DTYPES, type Dtype } from "./bark/dtype.ts"
 export { startup }
+export * as SynthesisRecipe from "./bark/synthesis/SynthesisRecipe.ts"
+export * as SynthesisServices from "./bark/synthesis/services.ts"
+export { draft, synthesis } from "./bark/synthesis/recipes.ts"
+export { BarkSteps } from "./bark/synthesis/BarkSteps.ts"
 export { connectJobs, type JobsClient, type JobsClientOptions } from "./jobs/client.ts"
 export type { JobProgress, JobResult, JobState, JobStatus } from "./jobs/JobQueue.ts"
 export type { JobRequest } from "./jobs/JobRequest.ts"
@@ -96,8 +103,16 @@ export interface LoadOptions {
   readonly onProgress?: (event: TraceEvent) => void
 }
 
-export interface PromiseSynthesisOptions extends Omit<SynthesisOptions, "onProgress"> {
+export interface PromiseSynthesisOptions extends Omit<SynthesisOptions, "onProgress" | "onTrace"> {
   readonly onProgress?: (progress: SynthesisProgress) => void
+  /** Every event of the request's synthesis recipe: its stages, per request and per chunk. */
+  readonly onTrace?: (event: TraceEvent) => void
+  /**
+   * The synthesis recipe to run, as a value (`synthesisRecipes.draft`, or one of
+   * your own made with `SynthesisRecipe`); `synthesis` names one instead. A
+   * value runs on the in-process engine; with the worker engine, name its module.
+   */
+  readonly pipeline?: SynthesisRecipe.SynthesisRecipe<AudioCacheStore>
   /** Aborting stops the generation. */
   readonly signal?: AbortSignal
 }
@@ -130,8 +145,13 @@ const run = async <A, E>(effect: Effect.Effect<A, E>, signal?: AbortSignal): Pro
 }
 
 const engineOptions = (options: Omit<PromiseSynthesisOptions, "signal">): SynthesisOptions => {
-  const { onProgress, ...rest } = options
-  return onProgress === undefined ? rest : { ...rest, onProgress: (p) => Effect.sync(() => onProgress(p)) }
+  const { onProgress, onTrace, pipeline, ...rest } = options
+  return {
+    ...rest,
+    ...(onProgress === undefined ? {} : { onProgress: (p: SynthesisProgress) => Effect.sync(() => onProgress(p)) }),
+    ...(onTrace === undefined ? {} : { onTrace: (e: TraceEvent) => Effect.sync(() => onTrace(e)) }),
+    ...(pipeline === undefined ? {} : { synthesis: SynthesisLoad.register(pipeline) })
+  }
 }
 
 /**

@@ -15,10 +15,20 @@
 import cpu from "../../pipelines/cpu.ts"
 import cuda from "../../pipelines/cuda.ts"
 import demo from "../../pipelines/demo.ts"
+import * as Recipes from "./synthesis/recipes.ts"
 import startup from "../../pipelines/startup.ts"
 
 /** The declared recipes: `startup` (hub model, best device), `cpu`, `cuda` (strict) and the offline `demo`. */
 export const recipes = { startup, cpu, cuda, demo } as const
+
+/** The shipped synthesis recipes, run per request: `synthesis` (the default) and the `draft` lane (no fine stage, 1.5 kbps). */
+export const synthesisRecipes = { synthesis: Recipes.synthesis, draft: Recipes.draft } as const
+export * as SynthesisRecipe from "./synthesis/SynthesisRecipe.ts"
+export * as SynthesisServices from "./synthesis/services.ts"
+export { BarkSteps, type Sampled, type StepInput } from "./synthesis/BarkSteps.ts"
+export * as SynthesisStages from "./synthesis/stages.ts"
+export * as AudioCache from "./synthesis/AudioCacheStore.ts"
+export { normalizeEnglish, numberToWords } from "./normalizeEnglish.ts"
 
 export * as CacheDirs from "./stages/cacheDirs.ts"
 export * as Compile from "./stages/compile.ts"

@@ -191,3 +191,32 @@ export const maxBatch = Config.Int("BARK_MAX_BATCH").pipe(
 export const engineKind = Config.Literals(["in-process", "worker"], "BARK_ENGINE").pipe(
   Config.withDefault("in-process" as const)
 )
+
+/** BARK_SYNTHESIS: the synthesis recipe requests run unless they name another (`synthesis`, `draft`, or a module path). */
+export const synthesis = Config.String("BARK_SYNTHESIS").pipe(Config.withDefault("synthesis"))
+
+/**
+ * The audio cache: BARK_AUDIO_CACHE=on keeps finished syntheses of seeded
+ * requests (default off), up to BARK_AUDIO_CACHE_MB (default 1024) under
+ * BARK_AUDIO_CACHE_DIR (default `<own cache>/audio-cache`, when the recipe
+ * resolved the caches), least recently used evicted first. Undefined when off.
+ */
+export const audioCache = (ownCacheDir: Option.Option<string>) =>
+  Effect.gen(function*() {
+    if (!(yield* audioCacheOn)) return undefined
+    const mb = yield* Config.Number("BARK_AUDIO_CACHE_MB").pipe(
+      Config.withDefault(1024),
+      Config.mapEffect((n) =>
+        n > 0 && Number.isFinite(n)
+          ? Effect.succeed(n)
+          : Effect.fail(new Config.ConfigError(new ConfigProvider.SourceError({ message: `BARK_AUDIO_CACHE_MB=${n} must be a positive number of megabytes` })))
+      )
+    )
+    const dir = Option.isSome(ownCacheDir)
+      ? yield* Config.String("BARK_AUDIO_CACHE_DIR").pipe(Config.withDefault(path.join(ownCacheDir.value, "audio-cache")))
+      : yield* Config.String("BARK_AUDIO_CACHE_DIR")
+    return { dir, maxBytes: Math.floor(mb * 2 ** 20) }
+  })
+
+/** BARK_AUDIO_CACHE: on | off (default off). */
+export const audioCacheOn = flag("BARK_AUDIO_CACHE").pipe(Config.withDefault(false))

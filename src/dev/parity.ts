@@ -5,13 +5,13 @@
  *
  * `writeParityOutputs` runs this library's loaders, graphs and generation
  * code on the case's inputs and writes every output the reference wrote
- * (forward passes, codec, and the greedy end-to-end runs) under the same
- * file names; `compareWithGolden` applies the rules of the golden `compare.py`.
+ * (forward passes, codec, and the greedy end-to-end runs — these through the
+ * synthesis recipe every request runs) under the same file names; `compareWithGolden` applies the rules of the golden `compare.py`.
  *
  * @since 0.1.0
  */
 import { writeAtomic } from "../files/writeAtomic.ts"
-import { Effect, FileSystem, Path, Schema } from "effect"
+import { Context, Effect, FileSystem, Path, Schema, Stream } from "effect"
 import { decodeNpy, encodeNpy } from "../checkpoint/npy.ts"
 import { decode as decodeSafetensors } from "../checkpoint/safetensors.ts"
 import { fromFloat32, fromInt64, numel, type Tensor, toFloat32, toInt32, toNumbers } from "../checkpoint/Tensor.ts"
@@ -20,15 +20,23 @@ import { InferenceBackend } from "../onnx/InferenceBackend.ts"
 import { makeCodecDecoder } from "../bark/codec/decoder.ts"
 import { loadBarkConfig } from "../bark/config.ts"
 import type { Codes } from "../bark/generate/Codes.ts"
-import { generateAudio, type GenerateOptions } from "../bark/generate/generate.ts"
-import * as Batch from "../bark/generate/batch.ts"
-import { argmax } from "../bark/generate/sampling.ts"
 import type { VoicePrompt } from "../bark/generate/VoicePrompt.ts"
 import { type CausalGpt, makeCausalGpt, MERGED_FIELD } from "../bark/gpt/causalLM.ts"
 import { makeFineLM } from "../bark/gpt/fineLM.ts"
 import { causalGptWeights, fineGptWeights } from "../bark/gpt/weights.ts"
 import type { BarkModels } from "../bark/models.ts"
 import { indexedVoices, loadVoice, voiceFromNpz } from "../bark/voices.ts"
+import type { GenerationDefaults } from "../bark/engine/samplingSettings.ts"
+import { BarkSteps } from "../bark/synthesis/BarkSteps.ts"
+import * as InProcessSteps from "../bark/synthesis/inProcessSteps.ts"
+import * as Recipes from "../bark/synthesis/recipes.ts"
+import * as Synthesis from "../bark/synthesis/run.ts"
+import { AudioCacheStore, ChunkAudio, CoarseCodes, FineCodes, SemanticTokens, TextIds } from "../bark/synthesis/services.ts"
+import * as SynthesisRecipe from "../bark/synthesis/SynthesisRecipe.ts"
+import { makeTokenizer } from "../bark/tokenizer.ts"
+import * as Stage from "../pipeline/Stage.ts"
+import type { TraceEvent } from "../pipeline/TraceEvent.ts"
+import { minimalVocab } from "./modelDir.ts"
 
 /** The reference feeds the last this-many ids one at a time after a cached prefix. */
 const INCREMENTAL_STEPS = 6
@@ -149,16 +157,8 @@ export const writeParityOutputs = Effect.fn("writeParityOutputs")(function*(
 
   const models: BarkModels = { semantic: semantic.last, coarse: coarse.last, fine, codec }
   const info = yield* readGenerationInfo(inCase("generation_info.json"))
-  let largestStep = 0
-  const onStep = (size: number) => Effect.sync(() => void (largestStep = Math.max(largestStep, size)))
-  const schedulers = options.batched === true
-    ? {
-      semantic: yield* Batch.make(models.semantic, { maxBatch: E2E_RUNS.length, onStep }),
-      coarse: yield* Batch.make(models.coarse, { maxBatch: E2E_RUNS.length, onStep })
-    }
-    : undefined
   // Every run's inputs first, so that batched runs start together.
-  const runs: Array<{ readonly run: string; readonly textIds: Int32Array; readonly options: GenerateOptions }> = []
+  const runs: Array<{ readonly run: string; readonly textIds: Int32Array; readonly params: typeof RunParams.Type; readonly voice: VoicePrompt | undefined }> = []
   for (const run of E2E_RUNS) {
     const params = info?.[`${run}_params`]
     if (params === undefined) {
@@ -172,20 +172,25 @@ export const writeParityOutputs = Effect.fn("writeParityOutputs")(function*(
       notes.push(history.note)
       voice = history.voice
     }
-    runs.push({ run, textIds: yield* ids(`${run}_text_token_ids.npy`), options: { ...generateOptions(params), voice, schedulers } })
+    runs.push({ run, textIds: yield* ids(`${run}_text_token_ids.npy`), params, voice })
   }
-  const generated = yield* Effect.forEach(
-    runs,
-    ({ run, textIds, options }) => Effect.map(generateAudio(models, { textIds }, options), (out) => ({ run, out })),
-    { concurrency: schedulers === undefined ? 1 : "unbounded" }
-  )
+  const voices = new Map(runs.flatMap(({ run, voice }) => voice === undefined ? [] : [[run, voice] as const]))
+  const steps = yield* InProcessSteps.fromModels(models, {
+    tokenizer: yield* makeTokenizer(minimalVocab().join("\n"), "parity"),
+    voices: [...voices.keys()],
+    voice: (name) => Effect.succeed(voices.get(name)!)
+  }, { maxBatch: options.batched === true ? E2E_RUNS.length : 1 })
+  let largestStep = 0
+  const generated = yield* Effect.forEach(runs, (r) => e2eRun(steps, r, (batch) => void (largestStep = Math.max(largestStep, batch))), {
+    concurrency: options.batched === true ? "unbounded" : 1
+  })
   for (const { run, out } of generated) {
-    yield* writeTensor(`${run}_semantic_tokens`, int64([out.semantic.tokens.length], out.semantic.tokens))
+    yield* writeTensor(`${run}_semantic_tokens`, int64([out.semantic.length], out.semantic))
     yield* writeTensor(`${run}_coarse_tokens`, codesTensor(out.coarse))
     yield* writeTensor(`${run}_fine_tokens`, codesTensor(out.fine))
     yield* write(`${run}_waveform`, [out.audio.length], out.audio)
   }
-  if (schedulers !== undefined) notes.push(`the end-to-end runs were decoded together: the largest step held ${largestStep} sequences`)
+  if (options.batched === true) notes.push(`the end-to-end runs were decoded together: the largest step held ${largestStep} sequences`)
 
   return { files: written, notes } satisfies ParityOutputs
 }, Effect.scoped)
@@ -194,6 +199,78 @@ export const writeParityOutputs = Effect.fn("writeParityOutputs")(function*(
 
 /** The greedy end-to-end runs of a case: `e2e` without a history prompt, `e2e_hist` with one. */
 const E2E_RUNS = ["e2e", "e2e_hist"] as const
+
+/** What the end-to-end run of a case generated: every stage's output, read from the chunk pipeline. */
+interface E2eOutput {
+  readonly semantic: Int32Array
+  readonly coarse: Codes
+  readonly fine: Codes
+  readonly audio: Float32Array
+}
+
+class E2eCapture extends Context.Service<E2eCapture, E2eOutput>()("bark-pipeline/parity/E2eCapture") {}
+
+/**
+ * One end-to-end run through the synthesis recipe, as every request runs:
+ * the case's text ids stand in for the tokenizer (a stage swapped), and a
+ * stage added after `post` captures each stage's output. The normaliser is
+ * skipped (the text is a placeholder) and the sampler is argmax, as the
+ * reference ran.
+ */
+const e2eRun = (
+  steps: BarkSteps["Service"],
+  r: { readonly run: string; readonly textIds: Int32Array; readonly params: typeof RunParams.Type },
+  onBatch: (size: number) => void
+) => {
+  let captured: E2eOutput | undefined
+  const fixedIds = Stage.make({
+    name: "tokenize",
+    purpose: "the golden case's text ids",
+    provides: TextIds,
+    build: Effect.succeed(TextIds.of({ ids: r.textIds }))
+  })
+  const capture = Stage.make({
+    name: "capture",
+    purpose: "keep every stage's output for the comparison",
+    provides: E2eCapture,
+    needs: [SemanticTokens, CoarseCodes, FineCodes, ChunkAudio],
+    build: Effect.gen(function*() {
+      captured = {
+        semantic: (yield* SemanticTokens).tokens,
+        coarse: (yield* CoarseCodes).codes,
+        fine: (yield* FineCodes).codes,
+        audio: (yield* ChunkAudio).audio
+      }
+      return captured
+    })
+  })
+  const recipe = Recipes.synthesis.pipe(
+    SynthesisRecipe.skip("normalize-text", "parity: the text is a placeholder for the case's ids"),
+    SynthesisRecipe.replace(TextIds, fixedIds),
+    SynthesisRecipe.insertAfter("post", capture)
+  )
+  const { semantic, coarse, fine } = generateOptions(r.params)
+  const onTrace = (event: TraceEvent) =>
+    Effect.sync(() => {
+      const batch = event.type === "stage-finished" ? event.result.metadata["batch"] : undefined
+      if (typeof batch === "number") onBatch(batch)
+    })
+  return Synthesis.stream(recipe, r.run, { sampler: "argmax", onTrace, ...(r.run === "e2e_hist" ? { voice: r.run } : {}) }, {
+    concurrency: 1,
+    silenceSeconds: 0,
+    split: {},
+    generation: { semantic, coarse, fine }
+  }).pipe(
+    Stream.runDrain,
+    Effect.provideService(BarkSteps, steps),
+    Effect.provideService(AudioCacheStore, AudioCacheStore.of({ model: "parity", revision: null, dtype: "fp32", cache: undefined })),
+    Effect.flatMap(() =>
+      captured === undefined
+        ? Effect.die(new Error(`the ${r.run} run produced no chunk`))
+        : Effect.succeed({ run: r.run, out: captured })
+    )
+  )
+}
 
 const Maybe = Schema.NullOr(Schema.Number)
 
@@ -237,9 +314,8 @@ const readGenerationInfo = (file: string) =>
     )
   })
 
-/** Bark's parameter names to generateAudio's options, always with the argmax sampler the goldens were made with. */
-const generateOptions = (p: typeof RunParams.Type): GenerateOptions => ({
-  sampler: argmax,
+/** Bark's parameter names to the generation stages' parameters (the goldens were made with the argmax sampler). */
+const generateOptions = (p: typeof RunParams.Type): Required<GenerationDefaults> => ({
   semantic: {
     temp: p.semantic.temp,
     topK: p.semantic.top_k,

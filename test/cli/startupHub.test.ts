@@ -71,7 +71,12 @@ describe("fake hub → startup → ready → synthesize (child process)", () => 
     expect(wav.samples.length % 320).toBe(0)
 
     const events = Effect.runSync(JsonlSink.read(trace))
-    const outcomes = Object.fromEntries(events.flatMap((e) => (e.type === "stage-finished" ? [[e.result.stage, e.result.outcome]] : [])))
+    // the run's own report is the last event; the synthesis recipe's runs (prepare, then one per chunk) come before it
+    const runs = events.flatMap((e) => (e.type === "pipeline-finished" ? [e.report] : []))
+    const outcomes = Object.fromEntries(runs.at(-1)!.results.map((r) => [r.stage, r.outcome]))
+    expect(runs.slice(0, -1).map((r) => r.pipeline)).toEqual(["synthesis/prepare", ...Array(runs.length - 2).fill("synthesis/chunk")])
+    const synthesisStages = new Set(runs.slice(0, -1).flatMap((r) => r.results.map((x) => x.stage)))
+    expect([...synthesisStages]).toEqual(["normalize-text", "split", "voice", "audio-cache", "tokenize", "semantic", "coarse", "fine", "codec", "post"])
     // device: skipped on a machine without a GPU, warned (CPU fallback) on one without CUDA binaries
     expect(["skipped", "warned"]).toContain(outcomes["device"])
     expect({ ...outcomes, device: "-" }).toEqual({

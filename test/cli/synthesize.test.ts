@@ -92,6 +92,23 @@ describe("bark-pipeline synthesize (child process)", () => {
     expect(fs.readdirSync(dir).filter((f) => f.endsWith(".tmp"))).toEqual([])
   }, 60_000)
 
+  it("--synthesis draft runs the draft lane (its fine stage skipped in the trace); an unknown recipe is a usage error", async () => {
+    const out = path.join(dir, "draft.wav")
+    const trace = path.join(dir, "draft.jsonl")
+    const r = await runCli([...base(out), "--seed", "7", "--synthesis", "draft", "--trace", trace])
+    expect(r.code, r.stderr).toBe(0)
+    const events = Effect.runSync(JsonlSink.read(trace))
+    const fine = events.flatMap((e) => (e.type === "stage-finished" && e.result.stage === "fine" ? [e.result] : []))
+    expect(fine.map((f) => f.outcome)).toEqual(["skipped"])
+    const codec = events.flatMap((e) => (e.type === "stage-finished" && e.result.stage === "codec" ? [e.result.metadata] : []))
+    expect(codec[0]).toMatchObject({ codebooks: 2, kbps: 1.5 })
+    expect(r.stderr).toMatch(/draft\/chunk 1: 6 stages/)
+    const unknown = await runCli([...base(path.join(dir, "none.wav")), "--synthesis", "nope"])
+    expect(unknown.code).toBe(2)
+    expect(unknown.stderr).toContain('unknown synthesis recipe "nope"')
+    expect(unknown.stderr).toContain("synthesis, draft")
+  }, 60_000)
+
   it("exits 2 on a usage error and leaves no file", async () => {
     const out = path.join(dir, "bad.wav")
     const badSeed = await runCli([...base(out), "--seed", "seven"])

@@ -59,9 +59,15 @@ describe("the demo recipe (bark-pipeline run demo, child process)", () => {
       assert.include(r.stderr, "suno/bark-small")
 
       const events = yield* JsonlSink.read(path.join(cwd, "demo-trace.jsonl"))
-      const finished = events.flatMap((e) => (e.type === "stage-finished" ? [e.result] : []))
+      // the demo's own stages, and inside synthesize the synthesis recipe's runs, labelled with their run
+      const finished = events.flatMap((e) => (e.type === "stage-finished" && e.run === undefined ? [e.result] : []))
       assert.deepStrictEqual(finished.map((x) => x.stage), [
         "environment", "cache-dirs", "demo-model", "safe-load", "device", "preload", "compile", "ready", "synthesize"
+      ])
+      const synthesis = events.flatMap((e) => (e.type === "stage-finished" && e.run !== undefined ? [`${e.run} ${e.result.stage}`] : []))
+      assert.deepStrictEqual(synthesis, [
+        ...["normalize-text", "split", "voice", "audio-cache"].map((s) => `synthesis/prepare ${s}`),
+        ...["tokenize", "semantic", "coarse", "fine", "codec", "post"].map((s) => `synthesis/chunk 1 ${s}`)
       ])
       for (const x of finished) assert.include(["succeeded", "warned", "skipped"], x.outcome, x.stage)
       const model = finished.find((x) => x.stage === "demo-model")!

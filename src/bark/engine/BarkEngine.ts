@@ -6,6 +6,7 @@
  *
  * @since 0.1.0
  */
+import type { TraceEvent } from "../../pipeline/TraceEvent.ts"
 import type { Dtype } from "../dtype.ts"
 import type { Stream } from "effect"
 import { Context, Effect, Schema } from "effect"
@@ -32,6 +33,10 @@ export interface SynthesisOptions {
   readonly carryHistory?: boolean
   /** Progress of the token loops: stage and tokens done / total. */
   readonly onProgress?: (progress: SynthesisProgress) => Effect.Effect<void>
+  /** The synthesis recipe's trace: its stages' events, per request and per chunk (src/pipeline/TraceEvent.ts). */
+  readonly onTrace?: (event: TraceEvent) => Effect.Effect<void>
+  /** The synthesis recipe by name (`synthesis`, `draft`, or one the engine was given); default the engine's. */
+  readonly synthesis?: string
 }
 
 export interface SynthesisProgress {

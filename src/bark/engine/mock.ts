@@ -7,17 +7,24 @@
  * character, with Bark's pause between long-form chunks. It knows Bark's
  * standard voice names and rejects others. `BARK_MOCK_LATENCY_MS` simulates
  * generation time per chunk (interruptible, so cancellation is observable).
+ * Requests run the mock's own synthesis recipe (split, voice, then tones and
+ * the pause per chunk) through the same runner as Bark's, so a service on
+ * the mock traces its requests' stages too.
  *
  * @since 0.1.0
  */
 import { Config, ConfigProvider, Effect, Stream } from "effect"
+import * as Pipeline from "../../pipeline/Pipeline.ts"
 import * as Stage from "../../pipeline/Stage.ts"
 import * as StageReporter from "../../pipeline/StageReporter.ts"
+import { BarkSteps } from "../synthesis/BarkSteps.ts"
+import * as Post from "../synthesis/post.ts"
+import * as Synthesis from "../synthesis/run.ts"
+import { ChunkAudio, CurrentChunk, SynthesisRequest, TextChunks, Voice } from "../synthesis/services.ts"
+import * as SynthesisRecipe from "../synthesis/SynthesisRecipe.ts"
 import { splitText } from "../text.ts"
-import { collectSynthesis, DEFAULT_SILENCE_SECONDS, withLeadingSilence } from "./assemble.ts"
+import { collectSynthesis, DEFAULT_SILENCE_SECONDS } from "./assemble.ts"
 import { type AudioChunk, BarkEngine, type SynthesisOptions, SynthesisError } from "./BarkEngine.ts"
-import { invalidInput } from "./errors.ts"
-import { resolveSampling } from "./samplingSettings.ts"
 
 /** Bark's sample rate (EnCodec 24 kHz). */
 export const SAMPLE_RATE = 24_000
@@ -87,44 +94,97 @@ const unknownVoice = (voice: string) =>
     } (GET /v1/voices lists them)`
   })
 
-/** Builds the Mock engine. */
-export const makeMockEngine = (options: MockOptions = {}): BarkEngine["Service"] => {
-  const latency = options.latencyMs ?? 0
-  const known = new Set(standardVoices)
+/** mock-voice: checks the voice is one of Bark's standard names (no prompt: the mock has no models). */
+const mockVoice = Stage.make({
+  name: "voice",
+  purpose: "check the voice is one of Bark's standard names",
+  provides: Voice,
+  build: Effect.gen(function*() {
+    const voice = (yield* SynthesisRequest).options.voice ?? "announcer"
+    if (!standardVoices.includes(voice)) return yield* unknownVoice(voice)
+    return Voice.of({ name: voice, prompt: undefined })
+  })
+})
 
-  const stream = (text: string, request: SynthesisOptions = {}): Stream.Stream<AudioChunk, SynthesisError> =>
-    Stream.unwrap(Effect.gen(function*() {
-      if (typeof text !== "string" || text.trim() === "") {
-        return yield* invalidInput("the text is empty", "Give some text to speak.")
+/** split, as the mock does it: sentences packed by words, no tokenizer. */
+const mockSplit = Stage.make({
+  name: "split",
+  purpose: "cut the text into chunks at sentence boundaries (by words: the mock has no tokenizer)",
+  provides: TextChunks,
+  build: Effect.gen(function*() {
+    const { chunks } = splitText((yield* SynthesisRequest).text)
+    yield* StageReporter.annotate({ chunks: chunks.length })
+    return TextChunks.of({ chunks })
+  })
+})
+
+/** mock-audio: the chunk's tones, after the simulated generation time (a third per generation stage, with their progress). */
+const mockGenerate = (latency: number) =>
+  Stage.make({
+    name: "mock-audio",
+    purpose: "make the chunk's deterministic tones after the simulated generation time",
+    provides: ChunkAudio,
+    build: Effect.gen(function*() {
+      const { index, count, chunk } = yield* CurrentChunk
+      const { options, sampling } = yield* SynthesisRequest
+      const voice = (yield* Voice).name ?? "announcer"
+      const audio = mockAudio(chunk.text, voice, sampling.seed ?? 0)
+      const seconds = audio.length / SAMPLE_RATE
+      for (const stage of ["semantic", "coarse", "fine"] as const) {
+        yield* Effect.sleep(latency / 3)
+        const total = Math.round(seconds * TOKENS_PER_SECOND[stage])
+        if (options.onProgress !== undefined) yield* options.onProgress({ chunk: index, chunks: count, stage, done: total, total })
       }
-      const voice = request.voice ?? "announcer"
-      if (!known.has(voice)) return yield* unknownVoice(voice)
-      const { seed } = yield* resolveSampling({ ...request, seed: request.seed ?? 0 })
-      const { chunks } = splitText(text)
-      const onProgress = request.onProgress
+      yield* StageReporter.annotate({ samples: audio.length, audioSeconds: Math.round(seconds * 1000) / 1000 })
+      return ChunkAudio.of({ audio })
+    })
+  })
 
-      const generate = (index: number) =>
-        Effect.gen(function*() {
-          const chunk = chunks[index]!
-          const audio = mockAudio(chunk.text, voice, seed ?? 0)
-          const seconds = audio.length / SAMPLE_RATE
-          for (const stage of ["semantic", "coarse", "fine"] as const) {
-            yield* Effect.sleep(latency / 3)
-            const total = Math.round(seconds * TOKENS_PER_SECOND[stage])
-            if (onProgress !== undefined) yield* onProgress({ chunk: index, chunks: chunks.length, stage, done: total, total })
-          }
-          return {
-            index,
-            text: chunk.text,
-            audio: index === 0 ? audio : withLeadingSilence(audio, SAMPLE_RATE, DEFAULT_SILENCE_SECONDS),
-            sampleRate: SAMPLE_RATE,
-            splitSentence: chunk.splitSentence,
-            ...(seed === undefined ? {} : { seed })
-          } satisfies AudioChunk
-        })
+/** The mock's synthesis recipe: the request's text split and its voice checked, then tones per chunk. */
+export const mockSynthesis = (latency: number) =>
+  SynthesisRecipe.make({
+    name: "mock",
+    description: "the Mock engine's synthesis: one deterministic tone per word, no models",
+    prepare: Pipeline.make("mock/prepare", "once per request: the chunks, the voice").pipe(
+      Pipeline.add(mockSplit),
+      Pipeline.add(mockVoice)
+    ),
+    chunk: Pipeline.make("mock/chunk", "once per chunk: tones, the pause before them").pipe(
+      Pipeline.add(mockGenerate(latency)),
+      Pipeline.add(Post.stage)
+    )
+  })
 
-      return Stream.fromIterable(chunks.keys()).pipe(Stream.mapEffect(generate))
-    }))
+const noModels = () =>
+  Effect.fail(new SynthesisError({
+    reason: "recipe",
+    message: "the mock engine has no models: its recipe cannot run Bark's generation stages",
+    remediation: "use the mock's own recipe, or a profile with a model (demo, cpu, startup)"
+  }))
+
+/** The mock's steps: Bark's sample rate and voice names, and no models. */
+const mockSteps = BarkSteps.of({
+  sampleRate: SAMPLE_RATE,
+  voices: standardVoices,
+  tokenizer: {
+    vocabSize: 0,
+    tokenize: (text) => text.split(/\s+/).filter((w) => w !== ""),
+    encode: (text) => new Int32Array(text.split(/\s+/).filter((w) => w !== "").length)
+  },
+  voice: (name) => Effect.fail(unknownVoice(name)),
+  semantic: noModels,
+  coarse: noModels,
+  fine: noModels,
+  codec: noModels
+})
+
+/** Builds the Mock engine: every request runs the mock's synthesis recipe, so its stages are traced like Bark's. */
+export const makeMockEngine = (options: MockOptions = {}): BarkEngine["Service"] => {
+  const recipe = mockSynthesis(options.latencyMs ?? 0)
+  const run: Synthesis.RunOptions = { concurrency: 1, silenceSeconds: DEFAULT_SILENCE_SECONDS, split: {}, generation: {} }
+  // No seed means seed 0: the mock's audio is the same for the same text and voice.
+  const stream = (text: string, request: SynthesisOptions = {}): Stream.Stream<AudioChunk, SynthesisError> =>
+    Synthesis.stream(recipe, text, { ...request, seed: request.seed ?? 0 }, run).pipe(Stream.provideService(BarkSteps, mockSteps))
 
   return BarkEngine.of({
     kind: "mock",

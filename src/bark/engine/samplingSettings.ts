@@ -10,7 +10,7 @@
 import { Effect, Random } from "effect"
 import type { CoarseParams } from "../generate/coarse.ts"
 import type { FineParams } from "../generate/fine.ts"
-import { argmax, multinomial, type Sampler } from "../generate/sampling.ts"
+import type { SamplerState } from "../generate/sampling.ts"
 import type { SemanticParams } from "../generate/semantic.ts"
 import type { SynthesisError, SynthesisOptions } from "./BarkEngine.ts"
 import { invalidInput } from "./errors.ts"
@@ -24,11 +24,12 @@ export interface GenerationDefaults {
 
 export interface SamplingSettings {
   /**
-   * The sampler of long-form chunk `index`: each chunk draws from a random
-   * stream of its own (chunk 0 from the seed itself), so that chunks give the
-   * same audio whether generated one after another or together in a batch.
+   * Where the sampler of long-form chunk `index` starts: each chunk draws from
+   * a random stream of its own (chunk 0 from the seed itself), so that chunks
+   * give the same audio whether generated one after another or together in a
+   * batch. Its semantic, coarse and fine stages draw from it in turn.
    */
-  readonly samplerFor: (index: number) => Sampler
+  readonly samplerFor: (index: number) => SamplerState
   /** The multinomial seed; undefined with argmax. */
   readonly seed: number | undefined
   readonly semantic: SemanticParams
@@ -76,7 +77,7 @@ export const resolveSampling = (
     }
     const seed = kind === "argmax" ? undefined : options.seed ?? (yield* Random.nextIntBetween(0, SEED_LIMIT))
     return {
-      samplerFor: (index) => seed === undefined ? argmax : multinomial(chunkSeed(seed, index)),
+      samplerFor: (index) => seed === undefined ? { kind: "argmax" } : { kind: "multinomial", seed: chunkSeed(seed, index), draws: 0 },
       seed,
       semantic: semantic === undefined ? { ...defaults.semantic } : { ...defaults.semantic, temp: semantic },
       coarse: coarse === undefined ? { ...defaults.coarse } : { ...defaults.coarse, temp: coarse },

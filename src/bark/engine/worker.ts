@@ -13,6 +13,7 @@ import { NodeServices } from "@effect/platform-node"
 import { Cause, Deferred, Effect, Exit, Fiber, Layer, Option, Stream } from "effect"
 import { parentPort, workerData } from "node:worker_threads"
 import { InferenceBackend } from "../../onnx/InferenceBackend.ts"
+import type { TraceEvent } from "../../pipeline/TraceEvent.ts"
 import type { SynthesisProgress } from "./BarkEngine.ts"
 import { makeBarkEngine } from "./inProcess.ts"
 import { openModels } from "../loadModels.ts"
@@ -52,7 +53,8 @@ const serve = Effect.gen(function*() {
     const onProgress = request.progress
       ? { onProgress: (progress: SynthesisProgress) => Effect.sync(() => post({ type: "progress", id, progress })) }
       : {}
-    return engine.stream(request.text, { ...request.options, ...onProgress }).pipe(
+    const onTrace = request.trace ? { onTrace: (event: TraceEvent) => Effect.sync(() => post({ type: "trace", id, event })) } : {}
+    return engine.stream(request.text, { ...request.options, ...onProgress, ...onTrace }).pipe(
       Stream.runForEach((chunk) =>
         Effect.sync(() => {
           const audio = chunk.audio.slice() // a buffer of our own, safe to transfer

@@ -79,7 +79,7 @@ export const makeWorkerEngine = Effect.fn("makeWorkerEngine")(function*(spec: Wo
 
   let nextId = 0
   const stream = (text: string, options: SynthesisOptions = {}): Stream.Stream<AudioChunk, SynthesisError> => {
-    const { onProgress, ...rest } = options
+    const { onProgress, onTrace, ...rest } = options
     const events = Stream.callback<RequestEvent, SynthesisError>((queue) =>
       Effect.gen(function*() {
         const id = nextId++
@@ -109,12 +109,18 @@ export const makeWorkerEngine = Effect.fn("makeWorkerEngine")(function*(spec: Wo
         if (crashed !== undefined) return onEvent({ type: "failed", id, error: crashed })
         listeners.set(id, onEvent)
         worker.postMessage(
-          { type: "synthesize", id, text, options: rest, progress: onProgress !== undefined } satisfies ToWorker
+          { type: "synthesize", id, text, options: rest, progress: onProgress !== undefined, trace: onTrace !== undefined } satisfies ToWorker
         )
       })
     )
     return events.pipe(
-      Stream.tap((event) => event.type === "progress" && onProgress !== undefined ? onProgress(event.progress) : Effect.void),
+      Stream.tap((event) =>
+        event.type === "progress" && onProgress !== undefined
+          ? onProgress(event.progress)
+          : event.type === "trace" && onTrace !== undefined
+          ? onTrace(event.event)
+          : Effect.void
+      ),
       Stream.filter((event): event is Extract<RequestEvent, { type: "chunk" }> => event.type === "chunk"),
       Stream.map((event) => event.chunk)
     )

@@ -1,13 +1,15 @@
 /**
  * The messages between the worker engine's client (main thread) and its
  * worker thread. Everything here survives structured cloning; audio buffers
- * are transferred, not copied. Callbacks (`onProgress`) stay in the main
- * thread: the worker only says whether progress is wanted.
+ * are transferred, not copied. Callbacks (`onProgress`, `onTrace`) stay in
+ * the main thread: the worker only says whether progress and trace events
+ * are wanted.
  *
  * @since 0.1.0
  */
 import type { AudioChunk, SynthesisOptions, SynthesisProgress } from "./BarkEngine.ts"
 import type { SessionOptions } from "../../onnx/InferenceBackend.ts"
+import type { TraceEvent } from "../../pipeline/TraceEvent.ts"
 import type { BarkConfig } from "../config.ts"
 import type { SubModel } from "../models.ts"
 import type { EngineOptions } from "./inProcess.ts"
@@ -46,8 +48,9 @@ export type ToWorker =
     readonly type: "synthesize"
     readonly id: number
     readonly text: string
-    readonly options: Omit<SynthesisOptions, "onProgress">
+    readonly options: Omit<SynthesisOptions, "onProgress" | "onTrace">
     readonly progress: boolean
+    readonly trace: boolean
   }
   /** Stop a request's generation; the worker answers `cancelled` once it has stopped. */
   | { readonly type: "cancel"; readonly id: number }
@@ -58,6 +61,8 @@ export type FromWorker =
   | { readonly type: "ready"; readonly voices: ReadonlyArray<string>; readonly sampleRate: number }
   | { readonly type: "load-failed"; readonly error: ErrorData }
   | { readonly type: "progress"; readonly id: number; readonly progress: SynthesisProgress }
+  /** An event of the request's synthesis recipe (its stages run on the worker). */
+  | { readonly type: "trace"; readonly id: number; readonly event: TraceEvent }
   | { readonly type: "chunk"; readonly id: number; readonly chunk: AudioChunk }
   | { readonly type: "done"; readonly id: number }
   | { readonly type: "failed"; readonly id: number; readonly error: ErrorData }

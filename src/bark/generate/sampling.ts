@@ -53,6 +53,33 @@ export const multinomial = (seed: number): Sampler => {
   }
 }
 
+/**
+ * Where a sampler stands, as plain data that crosses threads: argmax, or a
+ * multinomial sampler's seed and the draws it has made. mulberry32 adds one
+ * constant to its state per draw, so the state after n draws is
+ * `seed + n · 0x6d2b79f5`: a sampler resumed from this record draws exactly
+ * what the original would have drawn next.
+ */
+export type SamplerState =
+  | { readonly kind: "argmax" }
+  | { readonly kind: "multinomial"; readonly seed: number; readonly draws: number }
+
+const MULBERRY32_INCREMENT = 0x6d2b79f5
+
+/** A sampler that continues from `from`, and a read of where it stands after the draws made with it. */
+export const resumeSampler = (from: SamplerState): { readonly sampler: Sampler; readonly state: () => SamplerState } => {
+  if (from.kind === "argmax") return { sampler: argmax, state: () => from }
+  let draws = from.draws
+  const next = multinomial((from.seed + Math.imul(draws, MULBERRY32_INCREMENT)) >>> 0)
+  return {
+    sampler: (probs) => {
+      draws++
+      return next(probs)
+    },
+    state: () => ({ kind: "multinomial", seed: from.seed, draws })
+  }
+}
+
 export interface SamplingParams {
   /** Softmax temperature, > 0. */
   readonly temp: number

@@ -11,7 +11,7 @@
  *
  * @since 0.1.0
  */
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
 import { InferenceBackend } from "../../onnx/InferenceBackend.ts"
 import * as Stage from "../../pipeline/Stage.ts"
 import * as StageReporter from "../../pipeline/StageReporter.ts"
@@ -21,6 +21,7 @@ import { makeWorkerEngine } from "../engine/workerEngine.ts"
 import { StageFatal } from "../../pipeline/StageFatal.ts"
 import { CompiledModels, ConvertedModel, ModelFiles, PreloadedModels } from "../services.ts"
 import * as Settings from "../settings.ts"
+import { CacheDirs } from "./cacheDirs.ts"
 
 const buildEngine = (options: EngineOptions) =>
   Effect.gen(function*() {
@@ -63,9 +64,16 @@ export const make = (options: EngineOptions = {}) =>
     provides: BarkEngine,
     needs: [CompiledModels, PreloadedModels, ConvertedModel, ModelFiles, InferenceBackend],
     build: Effect.gen(function*() {
-      const built = yield* buildEngine({ maxBatch: yield* Settings.maxBatch, ...options })
       const { dtype } = yield* ConvertedModel
-      const { model } = yield* ModelFiles
+      const { model, commit, revision } = yield* ModelFiles
+      const audioCache = yield* Settings.audioCache(Option.map(yield* Effect.serviceOption(CacheDirs), (dirs) => dirs.own))
+      const built = yield* buildEngine({
+        maxBatch: yield* Settings.maxBatch,
+        synthesis: yield* Settings.synthesis,
+        identity: { model, revision: commit ?? revision ?? null, dtype },
+        ...(audioCache === undefined ? {} : { audioCache }),
+        ...options
+      })
       const { kind, metadata } = built
       const engine: BarkEngine["Service"] = { ...built.engine, dtype, model }
       yield* StageReporter.annotate({
@@ -74,6 +82,8 @@ export const make = (options: EngineOptions = {}) =>
         voices: engine.voices.length,
         sampleRate: engine.sampleRate,
         maxBatch: options.maxBatch ?? (yield* Settings.maxBatch),
+        synthesis: options.synthesis ?? (yield* Settings.synthesis),
+        audioCache: audioCache === undefined ? "off" : audioCache.dir,
         ...metadata
       })
       if (engine.voices.length === 0) {

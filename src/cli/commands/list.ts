@@ -10,9 +10,10 @@ import * as Pipelines from "../pipelines.ts"
 export const command = Command.make("list", {}, () =>
   Effect.gen(function*() {
     const names = Pipelines.declaredNames()
-    const recipes = yield* Effect.forEach(names, (name) => Pipelines.resolve(name))
+    const declared = yield* Effect.forEach(names, (name) => Pipelines.load(name))
     const width = Math.max(...names.map((n) => n.length))
-    for (const [i, recipe] of recipes.entries()) {
-      yield* Console.log(`${names[i]!.padEnd(width)}  ${recipe.description}`)
+    for (const [i, d] of declared.entries()) {
+      const description = d.kind === "pipeline" ? d.pipeline.description : `synthesis recipe (per request, --synthesis): ${d.recipe.description}`
+      yield* Console.log(`${names[i]!.padEnd(width)}  ${description}`)
     }
-  })).pipe(Command.withDescription("list the declared pipelines"))
+  })).pipe(Command.withDescription("list the declared pipelines and synthesis recipes"))

@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { ConfigProvider, Console, Effect } from "effect"
+import { type Config, ConfigProvider, Console, Effect } from "effect"
 import { Command, Flag } from "effect/cli"
 import * as Pipeline from "../../pipeline/Pipeline.ts"
 import * as Pipelines from "../pipelines.ts"
@@ -33,15 +33,29 @@ export const command = Command.make(
   },
   ({ pipeline, json, set }) =>
     Effect.gen(function*() {
-      const recipe = yield* Pipelines.resolve(pipeline)
-      const withOverrides = Pipeline.withConfig(recipe, set)
+      const declared = yield* Pipelines.load(pipeline)
       const current = yield* ConfigProvider.ConfigProvider
-      const plan = yield* Pipeline.plan(withOverrides).pipe(
-        Effect.provideService(
-          ConfigProvider.ConfigProvider,
-          ConfigProvider.orElse(ConfigProvider.fromEnv({ env: withOverrides.config }), current)
-        )
+      // Skip rules read config only: a synthesis recipe's per-request decisions (no voice, no seed) show in its traces.
+      const planOf = (part: Pipeline.Any) => {
+        const withOverrides = Pipeline.withConfig(part, set)
+        return Pipeline.plan(withOverrides).pipe(
+          Effect.provideService(
+            ConfigProvider.ConfigProvider,
+            ConfigProvider.orElse(ConfigProvider.fromEnv({ env: withOverrides.config }), current)
+          )
+        ) as Effect.Effect<Pipeline.Plan, Config.ConfigError>
+      }
+      if (declared.kind === "pipeline") {
+        const plan = yield* planOf(declared.pipeline)
+        return yield* Console.log(json ? JSON.stringify(plan, null, 2) : formatPlan(plan))
+      }
+      const { recipe } = declared
+      const prepare = yield* planOf(recipe.prepare)
+      const chunk = yield* planOf(recipe.chunk)
+      yield* Console.log(
+        json
+          ? JSON.stringify({ synthesis: recipe.name, description: recipe.description, prepare, chunk }, null, 2)
+          : [`${recipe.name} (synthesis recipe, run for every request): ${recipe.description}`, formatPlan(prepare), formatPlan(chunk)].join("\n")
       )
-      yield* Console.log(json ? JSON.stringify(plan, null, 2) : formatPlan(plan))
     })
 ).pipe(Command.withDescription("show what a pipeline would do here, without running it"))

@@ -13,7 +13,8 @@ import * as JsonlSink from "../../pipeline/sinks/jsonl.ts"
 import type { TraceSink } from "../../pipeline/TraceSink.ts"
 import { DTYPES, type Dtype } from "../../bark/dtype.ts"
 import * as Environment from "../../bark/stages/environment.ts"
-import { fromPipelineFailure } from "../CliExit.ts"
+import * as SynthesisLoad from "../../bark/synthesis/load.ts"
+import { fromPipelineFailure, usage } from "../CliExit.ts"
 import * as Pipelines from "../pipelines.ts"
 
 export const pipelineArgument = Argument.String("pipeline").pipe(
@@ -29,6 +30,24 @@ export const dtypeFlag = Flag.Literals("dtype", DTYPES).pipe(
 /** `set` with BARK_DTYPE from `--dtype` when given (the flag wins). */
 export const withDtype = (set: Readonly<Record<string, string>>, dtype: Option.Option<Dtype>): Readonly<Record<string, string>> =>
   Option.isSome(dtype) ? { ...set, BARK_DTYPE: dtype.value } : set
+
+/** `--synthesis`: the synthesis recipe every request runs (same as --set BARK_SYNTHESIS=…). */
+export const synthesisFlag = Flag.String("synthesis").pipe(
+  Flag.withDescription("the synthesis recipe requests run: synthesis (default), draft, or a module path (same as --set BARK_SYNTHESIS=…)"),
+  Flag.optional
+)
+
+/**
+ * `set` with BARK_SYNTHESIS from `--synthesis` when given, after checking
+ * that the recipe loads (an unknown name or a bad module is a usage error).
+ */
+export const withSynthesis = (set: Readonly<Record<string, string>>, synthesis: Option.Option<string>) =>
+  Option.isNone(synthesis)
+    ? Effect.succeed(set)
+    : SynthesisLoad.load(synthesis.value).pipe(
+      Effect.mapError((e) => usage(e.message, e.remediation)),
+      Effect.as({ ...set, BARK_SYNTHESIS: synthesis.value })
+    )
 
 export const setFlag = Flag.KeyValuePair("set").pipe(
   Flag.withDescription("override a config value, e.g. --set BARK_DEVICE=cpu (repeatable)"),

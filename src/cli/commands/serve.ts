@@ -23,7 +23,7 @@ import type { TraceSink } from "../../pipeline/TraceSink.ts"
 import type * as Server from "../../server/Server.ts"
 import { fromPipelineFailure, markGracefulStop } from "../CliExit.ts"
 import * as Pipelines from "../pipelines.ts"
-import { dtypeFlag, setFlag, withDtype } from "./run.ts"
+import { dtypeFlag, setFlag, synthesisFlag, withDtype, withSynthesis } from "./run.ts"
 
 const flags = {
   profile: Flag.String("profile").pipe(
@@ -33,6 +33,7 @@ const flags = {
   host: Flag.String("host").pipe(Flag.withDescription("address to listen on (BARK_HOST, default 127.0.0.1)"), Flag.optional),
   port: Flag.Int("port").pipe(Flag.withDescription("port to listen on, 0 for any free one (BARK_PORT, default 8000)"), Flag.optional),
   trace: Flag.String("trace").pipe(Flag.withDescription("write the startup trace as JSON Lines to this file"), Flag.optional),
+  synthesis: synthesisFlag,
   dtype: dtypeFlag,
   set: setFlag
 }
@@ -50,11 +51,13 @@ const runService = (pick: (server: typeof Server) => Start, doing: string, drain
   readonly host: Option.Option<string>
   readonly port: Option.Option<number>
   readonly trace: Option.Option<string>
+  readonly synthesis: Option.Option<string>
   readonly dtype: Parameters<typeof withDtype>[1]
   readonly set: Parameters<typeof withDtype>[0]
 }) =>
   Effect.scoped(Effect.gen(function*() {
-    const { profile, host, port, trace, dtype, set } = input
+    const { profile, host, port, trace, synthesis, dtype } = input
+    const set = yield* withSynthesis(input.set, synthesis)
     const recipe = yield* Pipelines.resolve(profile)
     const sinks: Array<TraceSink> = [ConsoleSink.make()]
     if (Option.isSome(trace)) sinks.push(yield* JsonlSink.make(trace.value))

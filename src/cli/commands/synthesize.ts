@@ -26,7 +26,7 @@ import * as JsonlSink from "../../pipeline/sinks/jsonl.ts"
 import type { TraceSink } from "../../pipeline/TraceSink.ts"
 import { fromPipelineFailure } from "../CliExit.ts"
 import * as Pipelines from "../pipelines.ts"
-import { dtypeFlag, setFlag, withDtype } from "./run.ts"
+import { dtypeFlag, setFlag, synthesisFlag, withDtype, withSynthesis } from "./run.ts"
 
 /** What the `synthesize` stage produced. */
 export class SynthesizedAudio extends Context.Service<SynthesizedAudio, {
@@ -90,6 +90,8 @@ export const stage = (request: SynthesizeRequest) =>
       const output = yield* atomicFile(request.out)
       const options: SynthesisOptions = {
         ...request.options,
+        // the synthesis recipe's stages land in this run's trace, after the startup's
+        onTrace: reporter.emit,
         onProgress: (p) =>
           reporter.progress({
             unit: progressUnits[p.stage],
@@ -152,7 +154,11 @@ export const command = Command.make(
       Flag.withDescription("the startup recipe to run first: a name from pipelines/ or a module path"),
       Flag.withDefault("startup")
     ),
-    trace: Flag.String("trace").pipe(Flag.withDescription("write the trace as JSON Lines to this file"), Flag.optional),
+    trace: Flag.String("trace").pipe(
+      Flag.withDescription("write the trace as JSON Lines to this file: the startup's stages, then the synthesis recipe's (per chunk)"),
+      Flag.optional
+    ),
+    synthesis: synthesisFlag,
     dtype: dtypeFlag,
     set: setFlag
   },
@@ -171,7 +177,8 @@ export const command = Command.make(
       )
       const sinks: Array<TraceSink> = [ConsoleSink.make()]
       if (Option.isSome(flags.trace)) sinks.push(yield* JsonlSink.make(flags.trace.value))
-      const config = withDtype(Option.isSome(flags.model) ? { ...flags.set, BARK_MODEL: flags.model.value } : flags.set, flags.dtype)
+      const set = yield* withSynthesis(flags.set, flags.synthesis)
+      const config = withDtype(Option.isSome(flags.model) ? { ...set, BARK_MODEL: flags.model.value } : set, flags.dtype)
       const result = yield* Effect.result(Runner.run(pipeline, { sinks, config, probes: [Environment.probe] }))
       if (result._tag === "Failure") return yield* fromPipelineFailure(result.failure)
       const audio = Context.get(result.success.context as Context.Context<SynthesizedAudio>, SynthesizedAudio)

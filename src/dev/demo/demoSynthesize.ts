@@ -62,7 +62,9 @@ export const stage = Stage.make({
     const synthesis = yield* engine.synthesize(sentence, {
       seed: DEMO_SEED,
       ...(voice === undefined ? {} : { voice }),
-      onProgress: (p) => reporter.progress({ unit: PROGRESS_UNITS[p.stage], done: p.done, total: p.total, label: p.stage })
+      onProgress: (p) => reporter.progress({ unit: PROGRESS_UNITS[p.stage], done: p.done, total: p.total, label: p.stage }),
+      // the synthesis recipe's stages (semantic, coarse, fine, codec, …) land in the demo's trace
+      onTrace: reporter.emit
     })
     const elapsed = (performance.now() - start) / 1000
     const seconds = synthesis.audio.length / synthesis.sampleRate

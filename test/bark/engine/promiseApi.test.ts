@@ -11,7 +11,18 @@ import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { makeRandomCheckpoint, presets } from "../../../src/dev/randomCheckpoint.ts"
 import { writeBarkModelDir } from "../../../src/dev/modelDir.ts"
-import { type AudioChunk, type Bark, decodeWav, encodeWav, load } from "../../../src/index.ts"
+import {
+  type AudioChunk,
+  type Bark,
+  decodeWav,
+  draft,
+  encodeWav,
+  load,
+  Stage,
+  synthesis,
+  SynthesisRecipe,
+  SynthesisServices
+} from "../../../src/index.ts"
 import { localRecipe } from "./localRecipe.ts"
 
 let dir: string
@@ -48,6 +59,28 @@ describe("load (promise API)", () => {
     const wav = decodeWav(encodeWav(a.audio, a.sampleRate))
     expect(wav.sampleRate).toBe(24_000)
     expect(wav.samples.length).toBe(a.audio.length)
+  })
+
+  it("takes a synthesis recipe as a value, and hands each stage's event to onTrace", async () => {
+    const houseStyle = Stage.make({
+      name: "normalize-text",
+      purpose: "the text as written, in upper case",
+      provides: SynthesisServices.SpokenText,
+      build: SynthesisServices.SynthesisRequest.useSync(({ text }) => SynthesisServices.SpokenText.of({ text: text.toUpperCase() }))
+    })
+    const shouting = synthesis.pipe(SynthesisRecipe.replace(SynthesisServices.SpokenText, houseStyle), SynthesisRecipe.rename("shouting", "upper case"))
+    const stages: Array<string> = []
+    const out = await bark.synthesize("Hello there.", {
+      seed: 5,
+      pipeline: shouting,
+      onTrace: (e) => void (e.type === "stage-finished" && stages.push(`${e.run} ${e.result.stage} ${e.result.outcome}`))
+    })
+    expect(out.chunks[0]!.text).toBe("HELLO THERE.")
+    expect(stages).toContain("shouting/prepare normalize-text succeeded")
+    expect(stages).toContain("shouting/chunk 1 fine succeeded")
+    const drafted: Array<string> = []
+    await bark.synthesize("Hello there.", { seed: 5, pipeline: draft, onTrace: (e) => void (e.type === "stage-finished" && drafted.push(`${e.result.stage} ${e.result.outcome}`)) })
+    expect(drafted).toContain("fine skipped")
   })
 
   it("streams chunks and stops when the loop is left", async () => {

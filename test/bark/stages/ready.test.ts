@@ -37,7 +37,15 @@ describe("ready stage", () => {
       const dir = yield* tinyModelDir
       const local = yield* run(dir)
       assert.strictEqual(local.ready.outcome, "succeeded")
-      assert.deepStrictEqual(local.ready.metadata, { engine: "in-process", dtype: "fp32", voices: 2, sampleRate: 24_000, maxBatch: 1 })
+      assert.deepStrictEqual(local.ready.metadata, {
+        engine: "in-process",
+        dtype: "fp32",
+        voices: 2,
+        sampleRate: 24_000,
+        maxBatch: 1,
+        synthesis: "synthesis",
+        audioCache: "off"
+      })
       assert.strictEqual(local.compiled.models, local.preloaded.models)
       const sessions = sessionsOf(local.compiled.models!)!
       assert.strictEqual((yield* sessions.stats).open.length, 4)
