@@ -65,7 +65,8 @@ export interface JobStatus {
   readonly createdAt: string
   readonly startedAt: string | null
   readonly finishedAt: string | null
-  readonly result: (JobResult & { readonly url: string }) | null
+  /** The result, with where to fetch the audio (`url`) and the trace of the attempt that made it (`trace`). */
+  readonly result: (JobResult & { readonly url: string; readonly trace: string }) | null
   readonly error: string | null
 }
 
@@ -155,7 +156,7 @@ export const make = (settings: JobSettings): Effect.Effect<JobQueue, never, Scop
         ? "retrying"
         : "queued"
       const result = jobState === "completed" && job.returnvalue != null
-        ? { ...job.returnvalue, url: `/v1/jobs/${job.id}/audio` }
+        ? { ...job.returnvalue, url: `/v1/jobs/${job.id}/audio`, trace: `/v1/jobs/${job.id}/trace` }
         : null
       return {
         id: job.id ?? "",

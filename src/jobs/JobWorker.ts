@@ -2,7 +2,9 @@
  * A worker: takes synthesis jobs from the queue (BullMQ's Worker, up to
  * BARK_WORKER_CONCURRENCY at once), generates each with the engine the
  * startup recipe built, reports progress (sentences and tokens, from the
- * engine's progress events), and writes the audio to the results store.
+ * engine's progress events), and writes the audio to the results store,
+ * with the attempt's synthesis trace beside it (`<id>.trace.json`; its
+ * stages are timed in the metrics and made into spans, as the service does).
  *
  * - A job's request is checked again here: one that can never succeed (a
  *   malformed payload, an unknown voice) is dead-lettered at once instead of
@@ -22,6 +24,9 @@ import { type Job, UnrecoverableError, Worker } from "bullmq"
 import type { BarkEngine, SynthesisOptions, SynthesisProgress } from "../bark/engine/BarkEngine.ts"
 import { collectSynthesis } from "../bark/engine/assemble.ts"
 import * as ProgressSpans from "../observability/progressSpans.ts"
+import * as StageMetrics from "../observability/stageMetrics.ts"
+import * as StageSpans from "../observability/stageSpans.ts"
+import * as SynthesisTrace from "../observability/synthesisTrace.ts"
 import { withParent } from "../observability/traceContext.ts"
 import * as Encoders from "../audio/encoders.ts"
 import * as Metrics from "./metrics.ts"
@@ -48,6 +53,9 @@ type Outcome = "completed" | "retry" | "dead-letter" | "cancelled"
 class Cancelled {
   readonly _tag = "Cancelled"
 }
+
+const isCancelled = (exit: Exit.Exit<unknown, unknown>) =>
+  Exit.isFailure(exit) && Option.getOrUndefined(Cause.findErrorOption(exit.cause)) instanceof Cancelled
 
 /** Sums the engine's progress events into sentences and tokens. */
 const progressTracker = () => {
@@ -88,6 +96,12 @@ export const start = (options: WorkerOptions): Effect.Effect<JobWorker, never, S
     const { client } = yield* redis(settings.redisUrl, { worker: true })
     let active = 0
 
+    /** Writes an attempt's trace to the results store; a trace that cannot be written is logged, the job goes on. */
+    const saveTrace = (id: string, recorder: SynthesisTrace.Recorder) =>
+      Effect.suspend(() => store.writeTrace(id, recorder.document())).pipe(
+        Effect.catch((e) => Effect.logWarning(`job ${id}: its trace was not stored: ${e.message}`))
+      )
+
     /** One attempt at a job, as an Effect: the result, or why not. */
     const attempt = (job: Job<JobData, JobResult>, signal: AbortSignal | undefined) =>
       Effect.gen(function*() {
@@ -96,46 +110,56 @@ export const start = (options: WorkerOptions): Effect.Effect<JobWorker, never, S
           Effect.mapError((e) => new UnrecoverableError(`${e.message}: ${e.remediation}`))
         )
         if (yield* queue.isCancelled(id).pipe(Effect.orElseSucceed(() => false))) return yield* Effect.fail(new Cancelled())
-        const tracker = progressTracker()
-        /** Sends the progress to Redis if it changed; a lost update is only a stale progress figure. */
-        const reportProgress = Effect.suspend(() => {
-          const progress = tracker.take()
-          return progress === undefined ? Effect.void : Effect.tryPromise(() => job.updateProgress(progress as never)).pipe(Effect.ignore)
-        })
-        const spans = yield* ProgressSpans.make
-        const synthesisOptions: SynthesisOptions = {
-          seed: request.seed,
-          onProgress: ProgressSpans.both(tracker.onProgress, spans.onProgress),
-          ...(request.voice === undefined ? {} : { voice: request.voice }),
-          ...(request.temperatures === undefined ? {} : { temperatures: request.temperatures }),
-          ...(request.carryHistory === undefined ? {} : { carryHistory: request.carryHistory })
-        }
-        const generate = collectSynthesis(
-          engine.stream(request.text, synthesisOptions).pipe(Stream.tap(() => Effect.sync(tracker.sentenceDone))),
-          engine.sampleRate
-        )
-        // Reports progress and watches for a cancel; ends the race only by failing with Cancelled.
-        const watch = Effect.gen(function*() {
+        // The attempt's trace is stored beside the audio however the attempt ends (the last attempt's wins).
+        const recorder = SynthesisTrace.recorder({ id, route: "job", attempt: job.attemptsMade + 1 })
+        return yield* Effect.gen(function*() {
+          const tracker = progressTracker()
+          /** Sends the progress to Redis if it changed; a lost update is only a stale progress figure. */
+          const reportProgress = Effect.suspend(() => {
+            const progress = tracker.take()
+            return progress === undefined ? Effect.void : Effect.tryPromise(() => job.updateProgress(progress as never)).pipe(Effect.ignore)
+          })
+          const spans = yield* ProgressSpans.make
+          const stageSpans = yield* StageSpans.make
+          const synthesisOptions: SynthesisOptions = {
+            seed: request.seed,
+            onProgress: ProgressSpans.both(tracker.onProgress, spans.onProgress),
+            onTrace: SynthesisTrace.combine(recorder.onTrace, StageMetrics.record, stageSpans.onTrace),
+            ...(request.voice === undefined ? {} : { voice: request.voice }),
+            ...(request.temperatures === undefined ? {} : { temperatures: request.temperatures }),
+            ...(request.carryHistory === undefined ? {} : { carryHistory: request.carryHistory })
+          }
+          const generate = collectSynthesis(
+            engine.stream(request.text, synthesisOptions).pipe(Stream.tap(() => Effect.sync(tracker.sentenceDone))),
+            engine.sampleRate
+          )
+          // Reports progress and watches for a cancel; ends the race only by failing with Cancelled.
+          const watch = Effect.gen(function*() {
+            yield* reportProgress
+            const cancelled = signal?.aborted === true || (yield* queue.isCancelled(id).pipe(Effect.orElseSucceed(() => false)))
+            if (cancelled) return yield* Effect.fail(new Cancelled())
+          }).pipe(Effect.repeat(Schedule.spaced("500 millis")), Effect.andThen(Effect.never))
+          const synthesis = yield* Effect.raceFirst(generate, watch).pipe(
+            Effect.onExit((exit) => Effect.andThen(spans.end(exit), stageSpans.end(exit)))
+          )
           yield* reportProgress
-          const cancelled = signal?.aborted === true || (yield* queue.isCancelled(id).pipe(Effect.orElseSucceed(() => false)))
-          if (cancelled) return yield* Effect.fail(new Cancelled())
-        }).pipe(Effect.repeat(Schedule.spaced("500 millis")), Effect.andThen(Effect.never))
-        const synthesis = yield* Effect.raceFirst(generate, watch).pipe(Effect.onExit((exit) => spans.end(exit)))
-        yield* reportProgress
-        const audio = synthesis.audio
-        const bytes = yield* Encoders.encodeWhole(request.format, audio, engine.sampleRate).pipe(
-          Effect.withSpan("encode", { attributes: { "bark.format": request.format } })
-        )
-        const file = yield* store.write(id, request.format, bytes).pipe(Effect.withSpan("store"))
-        return {
-          file,
-          format: request.format,
-          bytes: bytes.length,
-          durationS: audio.length / engine.sampleRate,
-          sampleRate: engine.sampleRate,
-          seed: request.seed,
-          sentences: synthesis.chunks.length
-        } satisfies JobResult
+          const audio = synthesis.audio
+          const bytes = yield* Encoders.encodeWhole(request.format, audio, engine.sampleRate).pipe(
+            Effect.withSpan("encode", { attributes: { "bark.format": request.format } })
+          )
+          const file = yield* store.write(id, request.format, bytes).pipe(Effect.withSpan("store"))
+          return {
+            file,
+            format: request.format,
+            bytes: bytes.length,
+            durationS: audio.length / engine.sampleRate,
+            sampleRate: engine.sampleRate,
+            seed: request.seed,
+            sentences: synthesis.chunks.length
+          } satisfies JobResult
+        }).pipe(Effect.onExit((exit) =>
+          recorder.finish(exit, isCancelled(exit) ? "interrupted" : undefined).pipe(Effect.andThen(saveTrace(id, recorder)))
+        ))
       })
 
     /** The error BullMQ gets: unrecoverable ones skip the remaining attempts. */

@@ -12,8 +12,10 @@ import { Effect, Metric } from "effect"
 import { PrometheusMetrics } from "effect/observability"
 import type { PipelineReport } from "../pipeline/StageResult.ts"
 import { jobsProcessed } from "../jobs/metrics.ts"
+import * as StageMetrics from "../observability/stageMetrics.ts"
 
 export { jobs, jobsAvailable, jobSeconds, jobsProcessed } from "../jobs/metrics.ts"
+export { audioCache, stageSeconds as synthesisStageSeconds } from "../observability/stageMetrics.ts"
 
 export const PREFIX = "bark"
 
@@ -143,6 +145,7 @@ export const initialize = Effect.gen(function*() {
   for (const outcome of ["completed", "retry", "dead-letter", "cancelled"] as const) {
     yield* Metric.update(Metric.withAttributes(jobsProcessed, { outcome }), 0)
   }
+  yield* StageMetrics.initialize
 })
 
 /** The exposition text. */

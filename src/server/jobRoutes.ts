@@ -2,9 +2,10 @@
  * The job routes: `POST /v1/jobs` enqueues a synthesis job and answers 202
  * with its id at once; `GET /v1/jobs/{id}` gives its state and progress;
  * `GET /v1/jobs/{id}/audio` returns the audio once it is done;
- * `DELETE /v1/jobs/{id}` cancels it; `GET /v1/jobs?state=dead-letter`
+ * `GET /v1/jobs/{id}/trace` the trace of its last attempt (JSON, or
+ * `?format=svg`, as `GET /v1/traces/{id}`); `DELETE /v1/jobs/{id}` cancels it; `GET /v1/jobs?state=dead-letter`
  * lists jobs in a state. Any replica answers for any job: Redis holds the
- * state, the shared results directory the audio.
+ * state, the shared results directory the audio and the traces.
  *
  * @since 0.4.0
  */
@@ -13,9 +14,11 @@ import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import type { JobQueue, JobStatus } from "../jobs/JobQueue.ts"
 import * as JobRequest from "../jobs/JobRequest.ts"
 import { isJobId } from "../jobs/ResultsStore.ts"
+import type { TraceDocument } from "../observability/synthesisTrace.ts"
 import { currentTraceparent } from "../observability/traceContext.ts"
 import { ApiError, badRequest } from "./ApiError.ts"
 import * as Encoders from "../audio/encoders.ts"
+import * as TraceRoutes from "./traceRoutes.ts"
 import type { Jobs, ServerStateShape } from "./ServerState.ts"
 
 export interface JobRouteDeps {
@@ -116,6 +119,36 @@ export const make = ({ state, readJson }: JobRouteDeps) => {
     }).pipe(Effect.orDie)
   })
 
+  const unreadable = (message: string) =>
+    new ApiError({
+      status: 500,
+      tag: "TraceUnreadable",
+      message,
+      remediation: "check that every replica mounts the same BARK_RESULTS_DIR and can read it"
+    })
+
+  const trace = Effect.gen(function*() {
+    const jobs = yield* available
+    const status = yield* job(jobs.queue)
+    const stored = yield* jobs.store.readTrace(status.id).pipe(Effect.mapError((e) => unreadable(e.message)))
+    if (stored === undefined) {
+      const pending = status.state === "queued" || status.state === "running"
+      return yield* new ApiError({
+        status: 404,
+        tag: "TraceNotFound",
+        message: `job ${status.id} has no trace in the results store ${jobs.store.dir} (it is ${status.state})`,
+        remediation: pending
+          ? "the worker writes a job's trace when an attempt ends: poll GET /v1/jobs/{id} and ask again"
+          : "a job that never reached synthesis (cancelled while queued, a payload that is not a job) has none; otherwise check that every replica mounts the same BARK_RESULTS_DIR"
+      })
+    }
+    const document = stored as Partial<TraceDocument>
+    if (typeof document !== "object" || document === null || !Array.isArray(document.events)) {
+      return yield* unreadable(`job ${status.id}'s trace in ${jobs.store.dir} is not a trace document`)
+    }
+    return yield* TraceRoutes.answer(document as TraceDocument)
+  })
+
   const cancel = Effect.gen(function*() {
     const jobs = yield* available
     const before = yield* job(jobs.queue)
@@ -146,5 +179,5 @@ export const make = ({ state, readJson }: JobRouteDeps) => {
     return HttpServerResponse.jsonUnsafe({ object: "list", data: found })
   })
 
-  return { create, read, audio, cancel, list }
+  return { create, read, audio, trace, cancel, list }
 }

@@ -2,8 +2,11 @@
  * The service's routes: OpenAI-compatible speech, models and voices, native
  * synthesis (whole or streamed), liveness, readiness, health and metrics.
  * Every handler answers errors in OpenAI's shape with this service's tag and
- * remediation beside it (./ApiError.ts) and is counted in
- * `bark_requests_total{route,status}`.
+ * remediation beside it (./ApiError.ts), is counted in
+ * `bark_requests_total{route,status}`, and answers with an `x-request-id`
+ * (./requestId.ts). Every synthesis is traced: its trace events are kept
+ * under the request id (./TraceStore.ts, `GET /v1/traces/{id}`), timed per
+ * stage in the metrics and made into `synthesis.<stage>` spans.
  *
  * @since 0.1.0
  */
@@ -22,17 +25,24 @@ import type { SpeechFormat } from "../audio/encoders.ts"
 import type { MemoryMonitor } from "./MemoryMonitor.ts"
 import * as Metrics from "./Metrics.ts"
 import * as ProgressSpans from "../observability/progressSpans.ts"
+import * as StageMetrics from "../observability/stageMetrics.ts"
+import * as StageSpans from "../observability/stageSpans.ts"
+import * as SynthesisTrace from "../observability/synthesisTrace.ts"
+import * as RequestId from "./requestId.ts"
 import * as Speed from "../audio/speed.ts"
 import { resolveVoice } from "./openaiVoices.ts"
 import { SpeechRequest, SynthesizeRequest } from "./schemas.ts"
 import type { ServerStateShape } from "./ServerState.ts"
 import type { ServerSettings } from "./settings.ts"
+import * as TraceRoutes from "./traceRoutes.ts"
+import type { TraceStore } from "./TraceStore.ts"
 
 export interface RouteDeps {
   readonly settings: ServerSettings
   readonly state: ServerStateShape
   readonly admission: Admission
   readonly memory: MemoryMonitor
+  readonly traces: TraceStore
 }
 
 type Engine = BarkEngine["Service"]
@@ -48,8 +58,10 @@ const routeList = [
   "GET /v1/jobs",
   "GET /v1/jobs/{id}",
   "GET /v1/jobs/{id}/audio",
+  "GET /v1/jobs/{id}/trace",
   "DELETE /v1/jobs/{id}",
   "GET /v1/voices",
+  "GET /v1/traces/{id}",
   "GET /health/live",
   "GET /health/ready",
   "GET /health",
@@ -135,8 +147,22 @@ const outcome = (exit: Exit.Exit<unknown, unknown>) =>
     Exit.isSuccess(exit) ? "completed" : Cause.hasInterruptsOnly(exit.cause) ? "interrupted" : "failed"
   )
 
+/**
+ * The request's synthesis, traced: one `onTrace` that keeps the events
+ * under the request id, times the stages and makes their spans; `end`
+ * with the synthesis's exit closes the trace.
+ */
+const traced = Effect.gen(function*() {
+  const recorder = (yield* RequestId.CurrentRequest).trace()
+  const spans = yield* StageSpans.make
+  return {
+    onTrace: SynthesisTrace.combine(recorder.onTrace, StageMetrics.record, spans.onTrace),
+    end: (exit: Exit.Exit<unknown, unknown>) => Effect.andThen(spans.end(exit), recorder.finish(exit))
+  }
+})
+
 export const make = (deps: RouteDeps) => {
-  const { settings, state, admission, memory } = deps
+  const { settings, state, admission, memory, traces } = deps
 
   const readBody = <A>(schema: Schema.ConstraintDecoder<A, never>, limitBytes = settings.maxBodyBytes) =>
     HttpServerRequest.schemaBodyJson(schema, { errors: "all" }).pipe(
@@ -214,8 +240,13 @@ export const make = (deps: RouteDeps) => {
       const started = yield* admit
       const meter = progressMeter()
       const spans = yield* ProgressSpans.make
-      const result = yield* engine.synthesize(text, { ...options, onProgress: ProgressSpans.both(meter.onProgress, spans.onProgress) }).pipe(
-        Effect.onExit((exit) => Effect.andThen(spans.end(exit), outcome(exit))),
+      const trace = yield* traced
+      const result = yield* engine.synthesize(text, {
+        ...options,
+        onProgress: ProgressSpans.both(meter.onProgress, spans.onProgress),
+        onTrace: trace.onTrace
+      }).pipe(
+        Effect.onExit((exit) => Effect.all([spans.end(exit), trace.end(exit), outcome(exit)], { discard: true })),
         Effect.mapError(fromSynthesisError)
       )
       yield* meter.finish
@@ -233,12 +264,14 @@ export const make = (deps: RouteDeps) => {
     Effect.gen(function*() {
       const started = yield* admit
       const meter = progressMeter()
-      const chunks = engine.stream(text, { ...options, onProgress: meter.onProgress }).pipe(
+      const trace = yield* traced
+      const chunks = engine.stream(text, { ...options, onProgress: meter.onProgress, onTrace: trace.onTrace }).pipe(
         Stream.tap((chunk: AudioChunk) => recordAudio(chunk.audio.length, chunk.sampleRate)),
         Stream.onExit((exit) =>
           outcome(exit).pipe(
             Effect.andThen(meter.finish),
-            Effect.andThen(Metric.update(Metrics.synthesisSeconds, (performance.now() - started) / 1000))
+            Effect.andThen(Metric.update(Metrics.synthesisSeconds, (performance.now() - started) / 1000)),
+            Effect.andThen(trace.end(exit))
           )
         )
       )
@@ -421,6 +454,7 @@ export const make = (deps: RouteDeps) => {
   })
 
   const jobRoutes = JobRoutes.make({ state, readJson: (limitBytes) => readBody(Schema.Unknown, limitBytes) })
+  const traceRoutes = TraceRoutes.make(traces)
 
   /** The job queue as /health shows it. */
   const jobsHealth = () => {
@@ -467,8 +501,27 @@ export const make = (deps: RouteDeps) => {
     })
   })
 
-  /** Answers errors as JSON and counts every response. Interrupted requests (client gone) answer nothing. */
+  /**
+   * Answers errors as JSON, counts every response and gives it the request's
+   * `x-request-id` (the request's logs and span carry it too). Interrupted
+   * requests (client gone) answer nothing.
+   */
   const handle = <R>(route: string, handler: Effect.Effect<HttpServerResponse.HttpServerResponse, ApiError, R>) =>
+    Effect.gen(function*() {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const id = RequestId.fromHeader(request.headers[RequestId.HEADER])
+      yield* Effect.annotateCurrentSpan("bark.request_id", id)
+      let recorder: SynthesisTrace.Recorder | undefined
+      const current = RequestId.CurrentRequest.of({ id, route, trace: () => (recorder ??= traces.begin(id, route)) })
+      const response = yield* respondTo(route, handler.pipe(Effect.provideService(RequestId.CurrentRequest, current))).pipe(
+        Effect.annotateLogs("requestId", id)
+      )
+      recorder?.setStatus(response.status)
+      return HttpServerResponse.setHeader(response, RequestId.HEADER, id)
+    })
+
+  /** The handler's response, or its error as JSON; counted. */
+  const respondTo = <R>(route: string, handler: Effect.Effect<HttpServerResponse.HttpServerResponse, ApiError, R>) =>
     handler.pipe(
       Effect.map((response) => ({ response, tag: undefined as string | undefined })),
       Effect.catchTag("ApiError", (e) => Effect.succeed({ response: respond(e), tag: e.tag })),
@@ -497,7 +550,9 @@ export const make = (deps: RouteDeps) => {
     yield* router.add("GET", "/v1/jobs", handle("/v1/jobs", jobRoutes.list))
     yield* router.add("GET", "/v1/jobs/:id", handle("/v1/jobs/{id}", jobRoutes.read))
     yield* router.add("GET", "/v1/jobs/:id/audio", handle("/v1/jobs/{id}/audio", jobRoutes.audio))
+    yield* router.add("GET", "/v1/jobs/:id/trace", handle("/v1/jobs/{id}/trace", jobRoutes.trace))
     yield* router.add("DELETE", "/v1/jobs/:id", handle("/v1/jobs/{id}", jobRoutes.cancel))
+    yield* router.add("GET", "/v1/traces/:id", handle("/v1/traces/{id}", traceRoutes.read))
     yield* router.add("GET", "/health/live", handle("/health/live", live))
     yield* router.add("GET", "/health/ready", handle("/health/ready", ready))
     yield* router.add("GET", "/health", handle("/health", health))

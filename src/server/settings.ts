@@ -65,6 +65,8 @@ export interface ServerSettings {
   readonly readiness: ReadinessPolicy
   /** BARK_SHUTDOWN_GRACE_S: how long in-flight requests may finish after SIGTERM before they are cancelled (default 30). */
   readonly shutdownGraceS: number
+  /** BARK_TRACE_KEEP: how many recent synthesis requests' traces are kept for GET /v1/traces/{id} (default 100; 0 keeps none). */
+  readonly traceKeep: number
   /** BARK_VOICE_MAP over the default table: OpenAI voice names → Bark presets (./openaiVoices.ts). */
   readonly voiceMap: Readonly<Record<string, string>>
 }
@@ -114,5 +116,6 @@ export const settings: Config.Config<ServerSettings> = Config.all({
   queueWarnLength: Config.Int("BARK_QUEUE_WARN_LENGTH").pipe(Config.withDefault(10), Config.mapEffect(atLeast("BARK_QUEUE_WARN_LENGTH", 0))),
   readiness: Config.Literals(["strict", "lenient"], "BARK_READINESS").pipe(Config.withDefault("lenient" as const)),
   shutdownGraceS: Config.Number("BARK_SHUTDOWN_GRACE_S").pipe(Config.withDefault(30), Config.mapEffect(atLeast("BARK_SHUTDOWN_GRACE_S", 0))),
+  traceKeep: Config.Int("BARK_TRACE_KEEP").pipe(Config.withDefault(100), Config.mapEffect(atLeast("BARK_TRACE_KEEP", 0))),
   voiceMap
 })

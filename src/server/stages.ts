@@ -24,6 +24,7 @@ import * as Metrics from "./Metrics.ts"
 import * as Routes from "./routes.ts"
 import * as ServerState from "./ServerState.ts"
 import * as Settings from "./settings.ts"
+import * as TraceStore from "./TraceStore.ts"
 import { HttpListener } from "./HttpListener.ts"
 
 export { HttpListener }
@@ -70,7 +71,8 @@ export const listen = Stage.make({
     }).pipe(Scope.provide(scope))
     yield* Metrics.initialize
     const nodeServer = createServer()
-    const server = HttpRouter.serve(Routes.make({ settings, state, admission, memory }), {
+    const traces = TraceStore.make(settings.traceKeep)
+    const server = HttpRouter.serve(Routes.make({ settings, state, admission, memory, traces }), {
       disableListenLog: true,
       disableLogger: true
     }).pipe(Layer.provideMerge(NodeHttpServer.layer(() => nodeServer, {

@@ -88,6 +88,8 @@ describe.skipIf(!hasRedis)("OpenTelemetry across the job queue", () => {
     // The generation steps, the encoding and the store are the job's children.
     const children = spans.filter((s) => s.parentSpanId === jobSpan!.spanId).map((s) => s.name)
     expect(children).toEqual(expect.arrayContaining(["generate semantic", "generate coarse", "generate fine", "encode", "store"]))
+    // So are the synthesis stages, made from the job's trace events.
+    expect(children).toEqual(expect.arrayContaining(["synthesis.split", "synthesis.voice", "synthesis.mock-audio", "synthesis.post"]))
     // Startup is traced too: the worker's pipeline and its stages.
     expect(spans.filter((s) => s.service === "bark-worker").map((s) => s.name)).toEqual(
       expect.arrayContaining(["pipeline worker-mock", "stage worker", "stage mock-engine"])

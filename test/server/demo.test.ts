@@ -61,7 +61,7 @@ beforeAll(async () => {
   dir = makeTempDir("bark-serve-demo-")
   child = spawn(process.execPath, [path.join(repoRoot, "src/cli/main.ts"), "serve", "--profile", "demo", "--dtype", "q4", "--trace", "trace.jsonl"], {
     cwd: dir,
-    env: { ...process.env, BARK_PORT: "0", BARK_CACHE_DIR: path.join(dir, "cache"), BARK_ENGINE: "worker" },
+    env: { ...process.env, BARK_PORT: "0", BARK_CACHE_DIR: path.join(dir, "cache"), BARK_ENGINE: "worker", BARK_AUDIO_CACHE: "on" },
     stdio: ["ignore", "ignore", "pipe"]
   })
   child.stderr!.on("data", (d) => (stderr += d))
@@ -108,6 +108,51 @@ describe("bark-pipeline serve --profile demo (child process, worker engine)", ()
     expect(wav.sampleRate).toBe(24_000)
     expect(wav.channels).toBe(1)
     expect(wav.samples.length).toBeGreaterThan(0)
+  })
+
+  it("traces the synthesis recipe through the worker-thread engine; the same seeded request again is an audio-cache hit", async () => {
+    const before = await metrics(url)
+    const cache = (result: string) => `bark_audio_cache_total{result="${result}"}`
+    const speak = (id: string) => postJson(`${url}/synthesize`, { text: TEXT, seed: 5 }, { headers: { "content-type": "application/json", "x-request-id": id } })
+    const miss = await speak("demo-miss")
+    expect(miss.headers.get("x-request-id")).toBe("demo-miss")
+    const first = new Uint8Array(await miss.arrayBuffer())
+    const hit = await speak("demo-hit")
+    expect(new Uint8Array(await hit.arrayBuffer())).toEqual(first)
+    // No voice skips the voice stage, and random weights may run a stage into its length cap (warned); none fails.
+    const stages = async (id: string) => {
+      const trace = await json(await fetch(`${url}/v1/traces/${id}`))
+      expect(trace.outcome).toBe("completed")
+      expect(trace.stages.filter((s: any) => s.outcome === "failed" || s.outcome === "not-run")).toEqual([])
+      return trace.stages.map((s: any) => `${s.pipeline}#${s.chunk}:${s.stage}${s.stage === "audio-cache" ? `:${s.metadata.result}` : ""}`)
+    }
+    expect(await stages("demo-miss")).toEqual([
+      "synthesis/prepare#null:normalize-text",
+      "synthesis/prepare#null:split",
+      "synthesis/prepare#null:voice",
+      "synthesis/prepare#null:audio-cache:miss",
+      "synthesis/chunk#0:tokenize",
+      "synthesis/chunk#0:semantic",
+      "synthesis/chunk#0:coarse",
+      "synthesis/chunk#0:fine",
+      "synthesis/chunk#0:codec",
+      "synthesis/chunk#0:post"
+    ])
+    // A hit is the prepare run alone: no chunk is generated.
+    expect(await stages("demo-hit")).toEqual([
+      "synthesis/prepare#null:normalize-text",
+      "synthesis/prepare#null:split",
+      "synthesis/prepare#null:voice",
+      "synthesis/prepare#null:audio-cache:hit"
+    ])
+    const after = await metrics(url)
+    expect(after.get(cache("hit"))).toBe(before.get(cache("hit"))! + 1)
+    expect(after.get(cache("miss"))).toBe(before.get(cache("miss"))! + 1)
+    const semantic = (m: Map<string, number>) =>
+      ["succeeded", "warned"].reduce((n, outcome) => n + (m.get(`bark_synthesis_stage_seconds_count{stage="semantic",outcome="${outcome}"}`) ?? 0), 0)
+    expect(semantic(after)).toBe(semantic(before) + 1)
+    const svg = await (await fetch(`${url}/v1/traces/demo-miss?format=svg`)).text()
+    expect(svg).toContain(`data-stage="chunk 1 · semantic"`)
   })
 
   it("POST /v1/audio/speech through OpenAI's client answers raw 16-bit PCM, and an MP3 that decodes to sound", async () => {

@@ -129,5 +129,11 @@ describe("synthesis service routes (mock profile)", () => {
     expect(after.get(`bark_tokens_generated_total{stage="semantic"}`)!).toBeGreaterThan(0)
     expect(after.has(`bark_tokens_per_second{stage="fine"}`)).toBe(true)
     expect(after.get("bark_queue_size")).toBe(0)
+    // Per synthesis stage, from the request's trace (the failed voice lookup too); the audio-cache series exist from the start.
+    const stage = (name: string, outcome: string) => `bark_synthesis_stage_seconds_count{stage="${name}",outcome="${outcome}"}`
+    expect(after.get(stage("mock-audio", "succeeded"))).toBe((before.get(stage("mock-audio", "succeeded")) ?? 0) + 1)
+    expect(after.get(stage("voice", "failed"))).toBe((before.get(stage("voice", "failed")) ?? 0) + 1)
+    expect(after.get(`bark_audio_cache_total{result="hit"}`)).toBe(0)
+    expect(after.get(`bark_audio_cache_total{result="miss"}`)).toBe(0)
   })
 })

@@ -78,7 +78,8 @@ export const parseMetrics = (text: string): Map<string, number> => {
   const samples = new Map<string, number>()
   for (const line of text.split("\n")) {
     if (line === "" || line.startsWith("#")) continue
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?) (-?[0-9.eE+-]+|NaN|[+-]Inf)$/.exec(line)
+    // Label values are quoted and may hold braces (`route="/v1/models/{id}"`).
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{(?:[^"}]|"(?:[^"\\]|\\.)*")*\})?) (-?[0-9.eE+-]+|NaN|[+-]Inf)$/.exec(line)
     if (m === null) throw new Error(`not a Prometheus sample: ${line}`)
     samples.set(m[1]!, Number(m[2]!.replace("Inf", "Infinity")))
   }
