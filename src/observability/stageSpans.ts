@@ -18,8 +18,9 @@
  * The trace events are the one record every engine delivers to the fiber
  * that asked (the worker-thread engine runs the stages on another thread,
  * whose spans are not exported), so the spans are made here, as
- * ./progressSpans.ts makes the generation steps'. Stage events are matched
- * to their run as ./synthesisTrace.ts describes.
+ * ./progressSpans.ts makes the generation steps'. A stage's events are
+ * matched by their run label, which the synthesis runner sets on every
+ * event (./synthesisTrace.ts), and the stage's name.
  *
  * @since 0.5.0
  */
@@ -46,7 +47,7 @@ export interface StageSpans {
  */
 export const spanName = (stage: string): string => `synthesis.${stage}`
 
-const key = (run: SynthesisTrace.Run | undefined, stage: string) => `${run?.ordinal ?? "?"}/${stage}`
+const key = (run: string | undefined, stage: string) => `${run ?? ""}/${stage}`
 
 /** A failed stage's error, as the span's exit: its tag is the exception type, its message the status message. */
 const failure = (error: { readonly tag: string; readonly message: string }) =>
@@ -59,27 +60,26 @@ const failure = (error: { readonly tag: string; readonly message: string }) =>
  */
 export const make: Effect.Effect<StageSpans> = Effect.gen(function*() {
   const parent = Option.getOrUndefined(yield* Effect.option(Effect.currentSpan))
-  const runs = SynthesisTrace.tracker()
   const open = new Map<string, Tracer.Span>()
 
   const onTrace = (event: TraceEvent) =>
     Effect.gen(function*() {
-      const run = runs.assign(event)
+      const chunk = SynthesisTrace.chunkOf(event.run)
       switch (event.type) {
         case "stage-started": {
           const span = yield* Effect.makeSpan(spanName(event.stage), {
             ...(parent === undefined ? {} : { parent }),
             attributes: {
-              "bark.pipeline": run?.pipeline ?? "",
+              "bark.pipeline": SynthesisTrace.pipelineOf(event.run),
               "bark.stage": event.stage,
-              ...(run?.chunk === undefined ? {} : { "bark.chunk": run.chunk })
+              ...(chunk === null ? {} : { "bark.chunk": chunk })
             }
           })
-          open.set(key(run, event.stage), span)
+          open.set(key(event.run, event.stage), span)
           return
         }
         case "warning": {
-          const span = open.get(key(run, event.stage))
+          const span = open.get(key(event.run, event.stage))
           span?.event("warning", yield* Clock.currentTimeNanos, {
             message: event.message,
             ...(event.remediation === undefined ? {} : { remediation: event.remediation })
@@ -88,7 +88,7 @@ export const make: Effect.Effect<StageSpans> = Effect.gen(function*() {
         }
         case "stage-finished": {
           const result = event.result
-          const k = key(run, result.stage)
+          const k = key(event.run, result.stage)
           const span = open.get(k)
           if (span === undefined) return
           open.delete(k)
@@ -98,7 +98,7 @@ export const make: Effect.Effect<StageSpans> = Effect.gen(function*() {
           // Set after the metadata, so that a metadata key cannot hide them.
           span.attribute("bark.stage", result.stage)
           span.attribute("bark.outcome", result.outcome)
-          if (run?.chunk !== undefined) span.attribute("bark.chunk", run.chunk)
+          if (chunk !== null) span.attribute("bark.chunk", chunk)
           if (result.error !== undefined) span.attribute("bark.error", result.error.tag)
           span.end(yield* Clock.currentTimeNanos, result.error === undefined ? Exit.void : failure(result.error))
           return

@@ -5,7 +5,9 @@
  *
  * `fromTrace` turns trace events into a `Timeline` (times relative to the
  * pipeline's start); `toSvg` draws it as a self-contained SVG string. Both
- * are pure and know nothing of what the stages do.
+ * are pure and know nothing of what the stages do. A trace of several runs
+ * — a service request's synthesis runs side by side, or the CLI's run with
+ * them inside one of its stages — is drawn as one picture (see `fromTrace`).
  *
  * @since 0.1.0
  */
@@ -64,63 +66,128 @@ export const stateColors: Readonly<Record<RowState, string>> = {
   interrupted: "#7b5ea7"
 }
 
+/** One run of a trace: its events, and where each stands in the trace. */
+interface Run {
+  /** Its run label, or for an unlabelled run its pipeline's name. */
+  readonly name: string
+  readonly labelled: boolean
+  readonly events: Array<TraceEvent>
+  readonly indices: Array<number>
+}
+
 /**
  * The runs of a trace, in the order they started: events that name their run
  * go to it; the others to the innermost run started and not yet finished.
  */
-const runsOf = (events: ReadonlyArray<TraceEvent>): ReadonlyArray<readonly [string, ReadonlyArray<TraceEvent>]> => {
-  const runs = new Map<string, Array<TraceEvent>>()
+const runsOf = (events: ReadonlyArray<TraceEvent>): ReadonlyArray<Run> => {
+  const runs = new Map<string, Run>()
   const open: Array<string> = []
-  const add = (key: string, e: TraceEvent) => {
-    const run = runs.get(key)
-    if (run === undefined) runs.set(key, [e])
-    else run.push(e)
+  const add = (name: string, labelled: boolean, e: TraceEvent, index: number) => {
+    const run = runs.get(name) ?? { name, labelled, events: [], indices: [] }
+    runs.set(name, run)
+    run.events.push(e)
+    run.indices.push(index)
   }
-  for (const e of events) {
-    if (e.run !== undefined) {
-      add(e.run, e)
-      continue
-    }
+  events.forEach((e, index) => {
+    if (e.run !== undefined) return add(e.run, true, e, index)
     if (e.type === "pipeline-started") open.push(runs.has(e.pipeline) ? `${e.pipeline}#${runs.size}` : e.pipeline)
-    add(open.at(-1) ?? "", e)
+    add(open.at(-1) ?? "", false, e, index)
     if (e.type === "pipeline-finished") open.pop()
-  }
-  return [...runs.entries()]
+  })
+  return [...runs.values()]
+}
+
+/** Whether every event of `others` comes before `run`'s pipeline-finished (or `run` never finished). */
+const encloses = (run: Run, others: ReadonlyArray<Run>) => {
+  const end = run.events.findIndex((e) => e.type === "pipeline-finished")
+  return end < 0 || others.every((other) => other.indices.at(-1)! < run.indices[end]!)
+}
+
+/** `run`'s rows among those of a timeline that starts at `t0`: named after the run (`<name> · <stage>`), their times shifted. */
+const rowsOf = (run: Timeline, name: string, t0: number): ReadonlyArray<TimelineStage> => {
+  const shift = Date.parse(run.startedAt) - t0
+  return run.stages.map((stage) => ({
+    ...stage,
+    name: `${name} · ${stage.name}`,
+    startMs: stage.startMs === undefined ? undefined : stage.startMs + shift,
+    warnings: stage.warnings.map((w) => ({ ...w, atMs: w.atMs + shift }))
+  }))
+}
+
+/** Rows in the order they started; stages that did not run last, in their order. */
+const byStart = (rows: ReadonlyArray<TimelineStage>): ReadonlyArray<TimelineStage> => {
+  const order = (s: TimelineStage) => s.startMs ?? Number.POSITIVE_INFINITY
+  return rows.map((s, i) => ({ s, i })).sort((a, b) => order(a.s) - order(b.s) || a.i - b.i).map(({ s }) => s)
+}
+
+/** How bad each outcome is, for the worst of several runs'. */
+const severity: Readonly<Record<Timeline["outcome"], number>> = { succeeded: 0, warned: 1, interrupted: 2, failed: 3 }
+
+/** The labels' shared prefix up to and including its last "/" (`synthesis/` of `synthesis/prepare`, `synthesis/chunk 2`). */
+const sharedPrefix = (labels: ReadonlyArray<string>) => {
+  const first = labels[0] ?? ""
+  let n = 0
+  while (n < first.length && labels.every((l) => l[n] === first[n])) n++
+  const shared = first.slice(0, n)
+  return shared.slice(0, shared.lastIndexOf("/") + 1)
 }
 
 /**
- * Reads trace events into a timeline. A trace of several runs (a synthesis's
- * runs inside the stage that asked for it) gives one picture: the first
- * run's, with the others' stages among its rows in the order they started,
- * named after their run (`synthesis/chunk 2 · semantic`). Fails when the
- * trace holds no stage at all.
+ * Options for {@link fromTrace}.
+ *
+ * @since 0.5.0
  */
-export const fromTrace = (events: ReadonlyArray<TraceEvent>): Effect.Effect<Timeline, TimelineError> =>
+export interface TimelineOptions {
+  /** The picture's title, instead of the (first) run's pipeline. */
+  readonly title?: string
+}
+
+/**
+ * Reads trace events into a timeline. A trace of several runs gives one
+ * picture, in one of two shapes:
+ *
+ * - the first run encloses the others (every event of theirs comes before
+ *   its pipeline-finished, or it never finished) — the CLI's startup run,
+ *   with a synthesis's runs inside its `synthesize` stage: the first run's
+ *   picture, with the others' stages among its rows in the order they
+ *   started, named after their run (`synthesis/chunk 2 · semantic`);
+ * - the runs are siblings — a service request's `prepare` run and its chunk
+ *   runs: every run's stages, in the order they started, named after their
+ *   run without the prefix all labels share (`prepare · split`,
+ *   `chunk 2 · semantic`); the outcome is the worst run's (a run without its
+ *   pipeline-finished is `interrupted`), the time from the first start to
+ *   the last end. A trace of one labelled run (a request that stopped in
+ *   `prepare`) is drawn so too, so that its rows are named as the request's
+ *   always are.
+ *
+ * Fails when the trace holds no stage at all.
+ */
+export const fromTrace = (events: ReadonlyArray<TraceEvent>, options: TimelineOptions = {}): Effect.Effect<Timeline, TimelineError> =>
   Effect.suspend(() => {
+    const titled = (timeline: Timeline): Timeline => options.title === undefined ? timeline : { ...timeline, pipeline: options.title }
     const runs = runsOf(events)
-    if (runs.length <= 1) return oneRun(events)
-    const labels = runs.map(([label]) => label)
-    return Effect.map(Effect.forEach(runs, ([, run]) => oneRun(run)), ([outer, ...inner]) => {
-      const t0 = Date.parse(outer!.startedAt)
-      const shift = (run: Timeline) => Date.parse(run.startedAt) - t0
-      const rows = [
-        ...outer!.stages,
-        ...inner.flatMap((run, i) =>
-          run.stages.map((stage): TimelineStage => ({
-            ...stage,
-            name: `${labels[i + 1]} · ${stage.name}`,
-            startMs: stage.startMs === undefined ? undefined : stage.startMs + shift(run),
-            warnings: stage.warnings.map((w) => ({ ...w, atMs: w.atMs + shift(run) }))
-          }))
-        )
-      ]
-      const order = (s: TimelineStage) => s.startMs ?? Number.POSITIVE_INFINITY
-      const stages = rows.map((s, i) => ({ s, i })).sort((a, b) => order(a.s) - order(b.s) || a.i - b.i).map(({ s }) => s)
-      return {
-        ...outer!,
-        durationMs: Math.max(outer!.durationMs, ...inner.map((run) => shift(run) + run.durationMs)),
-        stages
+    const [first, ...others] = runs
+    if (first === undefined || (others.length === 0 && !first.labelled)) return Effect.map(oneRun(events), titled)
+    return Effect.map(Effect.forEach(runs, (run) => oneRun(run.events)), (timelines): Timeline => {
+      if (others.length > 0 && encloses(first, others)) {
+        const [outer, ...inner] = timelines
+        const t0 = Date.parse(outer!.startedAt)
+        return titled({
+          ...outer!,
+          durationMs: Math.max(outer!.durationMs, ...inner.map((run) => Date.parse(run.startedAt) - t0 + run.durationMs)),
+          stages: byStart([...outer!.stages, ...inner.flatMap((run, i) => rowsOf(run, others[i]!.name, t0))])
+        })
       }
+      const prefix = sharedPrefix(runs.map((run) => run.name))
+      const earliest = timelines.reduce((a, b) => Date.parse(b.startedAt) < Date.parse(a.startedAt) ? b : a)
+      const t0 = Date.parse(earliest.startedAt)
+      return titled({
+        ...timelines[0]!,
+        outcome: timelines.map((run) => run.outcome).reduce((a, b) => severity[b] > severity[a] ? b : a),
+        startedAt: earliest.startedAt,
+        durationMs: Math.max(...timelines.map((run) => Date.parse(run.startedAt) - t0 + run.durationMs)),
+        stages: byStart(timelines.flatMap((run, i) => rowsOf(run, runs[i]!.name.slice(prefix.length), t0)))
+      })
     })
   })
 
@@ -223,9 +290,9 @@ const oneRun = (events: ReadonlyArray<TraceEvent>): Effect.Effect<Timeline, Time
     })
   })
 
-/** Renders trace events straight to SVG. */
-export const render = (events: ReadonlyArray<TraceEvent>): Effect.Effect<string, TimelineError> =>
-  Effect.map(fromTrace(events), toSvg)
+/** Renders trace events straight to SVG (see {@link fromTrace}). */
+export const render = (events: ReadonlyArray<TraceEvent>, options: TimelineOptions = {}): Effect.Effect<string, TimelineError> =>
+  Effect.map(fromTrace(events, options), toSvg)
 
 // ---------------------------------------------------------------------------
 // Drawing

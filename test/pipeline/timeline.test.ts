@@ -343,5 +343,90 @@ describe("a trace of several runs", () => {
         assert.isAtMost(step.startMs! + step.durationMs, fanOut!.startMs! + fanOut!.durationMs + 1)
       }
       assert.include(Timeline.toSvg(timeline), "inner 2 · step")
+      assert.strictEqual((yield* Timeline.fromTrace(events, { title: "startup" })).pipeline, "startup")
     }).pipe(Effect.provide(NodeServices.layer)))
+})
+
+describe("a trace of sibling runs", () => {
+  type Result = Extract<TraceEvent, { type: "stage-finished" }>["result"]
+  const at = (ms: number) => new Date(Date.parse("2024-01-01T00:00:00.000Z") + ms).toISOString()
+  /** A stage that ran 10 ms from `start`. */
+  const ran = (stage: string, start: number, fields: Partial<Result> = {}): Result => ({
+    stage,
+    outcome: "succeeded",
+    startedAt: at(start),
+    durationMs: 10,
+    attempts: 1,
+    metadata: {},
+    warnings: [],
+    ...fields
+  })
+
+  /** The events of run `run`, its stages as `results` say; without its pipeline-finished when `open`. */
+  const runOf = (run: string, pipeline: string, results: ReadonlyArray<Result>, open = false): ReadonlyArray<TraceEvent> => {
+    const start = results[0]!.startedAt!
+    const end = (r: Result) => new Date(Date.parse(r.startedAt!) + r.durationMs).toISOString()
+    return [
+      { type: "pipeline-started", at: start, run, pipeline, stages: results.map((r) => r.stage) },
+      ...results.flatMap((r): ReadonlyArray<TraceEvent> => [
+        { type: "stage-started", at: r.startedAt!, run, stage: r.stage, purpose: r.stage },
+        { type: "stage-finished", at: end(r), run, result: r }
+      ]),
+      ...(open ? [] : [{
+        type: "pipeline-finished" as const,
+        at: end(results.at(-1)!),
+        run,
+        report: {
+          pipeline,
+          outcome: results.some((r) => r.outcome === "failed") ? "failed" as const : "succeeded" as const,
+          startedAt: start,
+          durationMs: Date.parse(end(results.at(-1)!)) - Date.parse(start),
+          results
+        }
+      }])
+    ]
+  }
+  const prepare = runOf("synthesis/prepare", "synthesis/prepare", [ran("split", 0)])
+  /** Chunk `n` (from 1): semantic from `start`, then `post`. */
+  const chunk = (n: number, start: number, post: Result = ran("post", start + 10), open = false) =>
+    runOf(`synthesis/chunk ${n}`, "synthesis/chunk", [ran("semantic", start), post], open)
+
+  it.effect("draws every run's stages in the order they started, named after their run without the shared prefix", () =>
+    Effect.gen(function*() {
+      // chunk 2 starts before chunk 1 finishes: the runs interleave
+      const events = [...prepare, ...chunk(1, 10).slice(0, 3), ...chunk(2, 15), ...chunk(1, 10).slice(3)]
+      const timeline = yield* Timeline.fromTrace(events)
+      assert.strictEqual(timeline.pipeline, "synthesis/prepare")
+      assert.strictEqual(timeline.outcome, "succeeded")
+      assert.strictEqual(timeline.startedAt, at(0))
+      assert.strictEqual(timeline.durationMs, 35)
+      assert.deepStrictEqual(timeline.stages.map((s) => [s.name, s.startMs]), [
+        ["prepare · split", 0],
+        ["chunk 1 · semantic", 10],
+        ["chunk 2 · semantic", 15],
+        ["chunk 1 · post", 20],
+        ["chunk 2 · post", 25]
+      ])
+      const titled = yield* Timeline.fromTrace(events, { title: "synthesis /synthesize" })
+      assert.strictEqual(titled.pipeline, "synthesis /synthesize")
+      assert.include(yield* Timeline.render(events, { title: "synthesis /synthesize" }), "synthesis /synthesize — succeeded")
+    }))
+
+  it.effect("the outcome is the worst run's: a failed chunk fails the picture, a chunk still open interrupts it", () =>
+    Effect.gen(function*() {
+      const broken = ran("post", 30, { outcome: "failed", error: { tag: "Boom", message: "the chunk broke", remediation: "fix it" } })
+      const failed = yield* Timeline.fromTrace([...prepare, ...chunk(1, 10), ...chunk(2, 20, broken)])
+      assert.strictEqual(failed.outcome, "failed")
+      assert.strictEqual(failed.stages.find((s) => s.name === "chunk 2 · post")?.state, "failed")
+
+      const unfinished = yield* Timeline.fromTrace([...prepare, ...chunk(1, 10), ...chunk(2, 20, undefined, true)])
+      assert.strictEqual(unfinished.outcome, "interrupted")
+    }))
+
+  it.effect("a trace of one labelled run (a request that stopped in prepare) names its rows after the run", () =>
+    Effect.gen(function*() {
+      const timeline = yield* Timeline.fromTrace(prepare, { title: "synthesis /synthesize" })
+      assert.strictEqual(timeline.pipeline, "synthesis /synthesize")
+      assert.deepStrictEqual(timeline.stages.map((s) => s.name), ["prepare · split"])
+    }))
 })
