@@ -20,6 +20,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { collectSynthesis, DEFAULT_SILENCE_SECONDS, withLeadingSilence } from "../src/bark/engine/assemble.ts"
 import { makeMockEngine, mockAudio, SAMPLE_RATE } from "../src/bark/engine/mock.ts"
+import { levelOf } from "../src/bark/synthesis/post.ts"
 import { splitText } from "../src/bark/text.ts"
 import { Stream } from "effect"
 import * as Memory from "../src/pipeline/memory.ts"
@@ -28,18 +29,6 @@ const REQUESTS = Number(process.env["REQUESTS"] ?? 10_000)
 const BATCH = 100
 /** A caption-length request: two sentences, one chunk. */
 const TEXT = "A red car drives by. The street is quiet again."
-
-/** What the `post` stage measures: the peak and the samples outside [-1, 1]. */
-const levelOf = (audio: Float32Array) => {
-  let peak = 0
-  let clipped = 0
-  for (let i = 0; i < audio.length; i++) {
-    const a = Math.abs(audio[i]!)
-    if (a > peak) peak = a
-    if (a > 1) clipped++
-  }
-  return { peak, clipped }
-}
 
 const scenarios = {
   /** Every request runs the mock's synthesis recipe through the stage runner. */

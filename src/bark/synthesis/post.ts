@@ -13,6 +13,18 @@ import { withLeadingSilence } from "../engine/assemble.ts"
 import { BarkSteps } from "./BarkSteps.ts"
 import { ChunkAudio, CurrentChunk, SpokenAudio, SynthesisRequest } from "./services.ts"
 
+/** The peak of `audio` and how many of its samples lie outside [-1, 1]. */
+export const levelOf = (audio: Float32Array): { readonly peak: number; readonly clipped: number } => {
+  let peak = 0
+  let clipped = 0
+  for (let i = 0; i < audio.length; i++) {
+    const a = Math.abs(audio[i]!)
+    if (a > peak) peak = a
+    if (a > 1) clipped++
+  }
+  return { peak, clipped }
+}
+
 export const stage = Stage.make({
   name: "post",
   purpose: "put the pause between chunks and measure the level",
@@ -23,13 +35,7 @@ export const stage = Stage.make({
     const { index } = yield* CurrentChunk
     const { silenceSeconds } = yield* SynthesisRequest
     const { sampleRate } = yield* BarkSteps
-    let peak = 0
-    let clipped = 0
-    for (let i = 0; i < audio.length; i++) {
-      const a = Math.abs(audio[i]!)
-      if (a > peak) peak = a
-      if (a > 1) clipped++
-    }
+    const { peak, clipped } = levelOf(audio)
     yield* StageReporter.annotate({ peak: Math.round(peak * 1000) / 1000, clipped })
     return SpokenAudio.of({ audio: index === 0 ? audio : withLeadingSilence(audio, sampleRate, silenceSeconds) })
   })

@@ -3,17 +3,13 @@
  * sessions: long-form chunking, seeds, argmax, voices, input checks,
  * history carrying, progress, and interruption reaching the token loop.
  */
-import { NodeServices } from "@effect/platform-node"
 import { assert, describe, layer } from "@effect/vitest"
-import { Context, Deferred, Effect, Fiber, Layer, Stream } from "effect"
-import { type AudioChunk, BarkEngine, type SynthesisProgress } from "../../../src/bark/engine/BarkEngine.ts"
+import { Deferred, Effect, Fiber, Stream } from "effect"
+import type { AudioChunk, SynthesisProgress } from "../../../src/bark/engine/BarkEngine.ts"
 import { makeBarkEngine } from "../../../src/bark/engine/inProcess.ts"
-import { openModelDir } from "../../../src/bark/engine/openModelDir.ts"
 import type { BarkModels } from "../../../src/bark/models.ts"
 import { normalizeText } from "../../../src/bark/tokenizer.ts"
-import { InferenceBackend } from "../../../src/onnx/InferenceBackend.ts"
-import { testOwnDir } from "./convertedModel.ts"
-import { testEngineOptions, tinyModelDir } from "./tinyModel.ts"
+import { testEngineOptions, TinyEngine, tinyEngine } from "./tinyModel.ts"
 
 const longText = "The quick brown fox jumps over the lazy dog. It was a  sunny day,\nand everyone was happy. " +
   "Then a very long sentence without any full stop runs on and on past the word budget of one chunk so that it has to be cut"
@@ -49,28 +45,14 @@ const counting = (models: BarkModels) => {
   return { wrapped, counts, log }
 }
 
-class Fixture extends Context.Service<Fixture, {
-  readonly dir: string
-  readonly models: BarkModels
-  readonly engine: typeof BarkEngine.Service
-}>()("test/Fixture") {}
-
-const fixture = Layer.effect(
-  Fixture,
-  Effect.gen(function*() {
-    const dir = yield* tinyModelDir
-    const models = yield* openModelDir(dir, { ownDir: yield* testOwnDir(dir) })
-    return { dir, models, engine: yield* makeBarkEngine(models, dir, testEngineOptions) }
-  })
-).pipe(Layer.provideMerge(Layer.merge(NodeServices.layer, InferenceBackend.cpu({ intraOpNumThreads: 1 }))))
 
 const samples = (chunks: ReadonlyArray<AudioChunk>) => chunks.reduce((n, c) => n + c.audio.length, 0)
 
 describe("makeBarkEngine", () => {
-  layer(fixture, { timeout: 60_000, excludeTestServices: true })((it) => {
+  layer(tinyEngine, { timeout: 60_000, excludeTestServices: true })((it) => {
     it.effect("splits long text into chunks that concatenate back to the normalised text", () =>
       Effect.gen(function*() {
-        const { engine } = yield* Fixture
+        const { engine } = yield* TinyEngine
         const chunks = yield* Stream.runCollect(engine.stream(longText, { voice: "v2/en_speaker_0", seed: 3 }))
         assert.isAbove(chunks.length, 2)
         assert.deepStrictEqual(chunks.map((c) => c.index), chunks.map((_, i) => i))
@@ -91,7 +73,7 @@ describe("makeBarkEngine", () => {
 
     it.effect("gives the same audio for the same seed, other audio for another, and reports a seed it picked", () =>
       Effect.gen(function*() {
-        const { engine } = yield* Fixture
+        const { engine } = yield* TinyEngine
         const text = "Hello there, how are you?"
         const a = yield* engine.synthesize(text, { seed: 7 })
         const b = yield* engine.synthesize(text, { seed: 7 })
@@ -105,7 +87,7 @@ describe("makeBarkEngine", () => {
 
     it.effect("is deterministic with the argmax sampler", () =>
       Effect.gen(function*() {
-        const { engine } = yield* Fixture
+        const { engine } = yield* TinyEngine
         const a = yield* engine.synthesize("Hello there.", { sampler: "argmax", voice: "v2/en_speaker_1" })
         const b = yield* engine.synthesize("Hello there.", { sampler: "argmax", voice: "v2/en_speaker_1" })
         assert.isUndefined(a.seed)
@@ -115,7 +97,7 @@ describe("makeBarkEngine", () => {
 
     it.effect("rejects an unknown voice, listing the available ones", () =>
       Effect.gen(function*() {
-        const { engine } = yield* Fixture
+        const { engine } = yield* TinyEngine
         assert.deepStrictEqual(engine.voices, ["v2/en_speaker_0", "v2/en_speaker_1"])
         const error = yield* Effect.flip(engine.synthesize("Hello.", { voice: "v2/xx_speaker_9" }))
         assert.strictEqual(error._tag, "SynthesisError")
@@ -126,7 +108,7 @@ describe("makeBarkEngine", () => {
 
     it.effect("rejects empty text, bad temperatures, seeds and samplers before generating", () =>
       Effect.gen(function*() {
-        const { engine } = yield* Fixture
+        const { engine } = yield* TinyEngine
         const cases = [
           ["", {}],
           [" \n\t ", {}],
@@ -146,7 +128,7 @@ describe("makeBarkEngine", () => {
 
     it.effect("reports token progress per chunk and stage", () =>
       Effect.gen(function*() {
-        const { engine } = yield* Fixture
+        const { engine } = yield* TinyEngine
         const seen: Array<SynthesisProgress> = []
         const out = yield* engine.synthesize("One two three. Four five six seven eight nine ten eleven.", {
           seed: 1,
@@ -163,7 +145,7 @@ describe("makeBarkEngine", () => {
 
     it.effect("carries each chunk's tokens into the next chunk's history when asked", () =>
       Effect.gen(function*() {
-        const { dir, models } = yield* Fixture
+        const { dir, models } = yield* TinyEngine
         const text = "One two three four five six. Seven eight nine ten eleven."
         const historyField = (carry: boolean) =>
           Effect.gen(function*() {
@@ -185,7 +167,7 @@ describe("makeBarkEngine", () => {
 
     it.effect("stops calling the models promptly when the stream is interrupted", () =>
       Effect.gen(function*() {
-        const { dir, models } = yield* Fixture
+        const { dir, models } = yield* TinyEngine
         const { wrapped, counts } = counting(models)
         const engine = yield* makeBarkEngine(wrapped, dir, testEngineOptions)
         const midway = yield* Deferred.make<void>()

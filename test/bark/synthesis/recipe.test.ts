@@ -7,38 +7,17 @@
  * failing stage stops the request with its remediation; stages swap (the
  * draft lane skips fine; a test replaces fine and codec).
  */
-import { NodeServices } from "@effect/platform-node"
 import { assert, describe, layer } from "@effect/vitest"
-import { Context, Effect, Layer, Stream } from "effect"
-import { BarkEngine } from "../../../src/bark/engine/BarkEngine.ts"
-import { makeBarkEngine } from "../../../src/bark/engine/inProcess.ts"
-import { openModelDir } from "../../../src/bark/engine/openModelDir.ts"
+import { Effect, Stream } from "effect"
 import { chunkSeed } from "../../../src/bark/engine/samplingSettings.ts"
 import { generateAudio } from "../../../src/bark/generate/generate.ts"
 import { multinomial } from "../../../src/bark/generate/sampling.ts"
-import type { BarkModels } from "../../../src/bark/models.ts"
 import { loadVoice } from "../../../src/bark/voices.ts"
 import { loadTokenizer } from "../../../src/bark/tokenizer.ts"
-import { InferenceBackend } from "../../../src/onnx/InferenceBackend.ts"
 import type { StageResult } from "../../../src/pipeline/StageResult.ts"
 import type { TraceEvent } from "../../../src/pipeline/TraceEvent.ts"
-import { testOwnDir } from "../engine/convertedModel.ts"
-import { testEngineOptions, tinyModelDir } from "../engine/tinyModel.ts"
+import { testEngineOptions, TinyEngine, tinyEngine } from "../engine/tinyModel.ts"
 
-class Fixture extends Context.Service<Fixture, {
-  readonly dir: string
-  readonly models: BarkModels
-  readonly engine: typeof BarkEngine.Service
-}>()("test/SynthesisFixture") {}
-
-const fixture = Layer.effect(
-  Fixture,
-  Effect.gen(function*() {
-    const dir = yield* tinyModelDir
-    const models = yield* openModelDir(dir, { ownDir: yield* testOwnDir(dir) })
-    return { dir, models, engine: yield* makeBarkEngine(models, dir, testEngineOptions) }
-  })
-).pipe(Layer.provideMerge(Layer.merge(NodeServices.layer, InferenceBackend.cpu({ intraOpNumThreads: 1 }))))
 
 /** Runs `effect` with a trace collector; returns its value and the stage results in the order they finished. */
 const traced = <A, E, R>(run: (onTrace: (event: TraceEvent) => Effect.Effect<void>) => Effect.Effect<A, E, R>) =>
@@ -52,10 +31,10 @@ const traced = <A, E, R>(run: (onTrace: (event: TraceEvent) => Effect.Effect<voi
 const byStage = (results: ReadonlyArray<StageResult>, stage: string) => results.filter((r) => r.stage === stage)
 
 describe("the synthesis recipe", () => {
-  layer(fixture, { timeout: 120_000, excludeTestServices: true })((it) => {
+  layer(tinyEngine, { timeout: 120_000, excludeTestServices: true })((it) => {
     it.effect("gives exactly the audio of the chain run directly, with the chunk's seed drawn by all three stages", () =>
       Effect.gen(function*() {
-        const { engine, models, dir } = yield* Fixture
+        const { engine, models, dir } = yield* TinyEngine
         const text = "Hello there, how are you today?"
         const voice = "v2/en_speaker_1"
         const through = yield* engine.synthesize(text, { seed: 11, voice })
@@ -71,7 +50,7 @@ describe("the synthesis recipe", () => {
 
     it.effect("records every stage once per request and once per chunk, with its metadata", () =>
       Effect.gen(function*() {
-        const { engine } = yield* Fixture
+        const { engine } = yield* TinyEngine
         const text = "One short sentence here. Another short sentence follows it. And a third one ends the text."
         const { value, results, events } = yield* traced((onTrace) => engine.synthesize(text, { seed: 3, voice: "v2/en_speaker_0", onTrace }))
         const chunks = value.chunks.length
@@ -93,7 +72,7 @@ describe("the synthesis recipe", () => {
 
     it.effect("warns when the semantic stage hits its length cap without EOS, and when a sentence is cut; not otherwise", () =>
       Effect.gen(function*() {
-        const { engine } = yield* Fixture
+        const { engine } = yield* TinyEngine
         // random weights never emit EOS: with the test cap every chunk stops at the cap
         const capped = yield* traced((onTrace) => engine.synthesize("Hello there.", { seed: 1, onTrace }))
         const semantic = byStage(capped.results, "semantic")[0]!
@@ -111,7 +90,7 @@ describe("the synthesis recipe", () => {
 
     it.effect("stops a request at a failing stage with its reason and remediation", () =>
       Effect.gen(function*() {
-        const { engine } = yield* Fixture
+        const { engine } = yield* TinyEngine
         const { value, results } = yield* traced((onTrace) => Effect.flip(engine.synthesize("Hello.", { voice: "v2/xx_speaker_9", onTrace })))
         assert.strictEqual(value.reason, "unknown-voice")
         assert.include(value.remediation, "voice")
@@ -124,7 +103,7 @@ describe("the synthesis recipe", () => {
 
     it.effect("the draft lane skips fine and decodes two codebooks: the same length of audio", () =>
       Effect.gen(function*() {
-        const { engine } = yield* Fixture
+        const { engine } = yield* TinyEngine
         const text = "Hello there, how are you today?"
         const full = yield* engine.synthesize(text, { seed: 5 })
         const draft = yield* traced((onTrace) => engine.synthesize(text, { seed: 5, synthesis: "draft", onTrace }))
@@ -137,7 +116,7 @@ describe("the synthesis recipe", () => {
 
     it.effect("an unknown recipe name is refused with the names there are", () =>
       Effect.gen(function*() {
-        const { engine } = yield* Fixture
+        const { engine } = yield* TinyEngine
         const error = yield* Effect.flip(Stream.runDrain(engine.stream("Hello.", { synthesis: "nope" })))
         assert.strictEqual(error.reason, "invalid-input")
         assert.include(error.remediation, "synthesis, draft")
