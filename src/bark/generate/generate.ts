@@ -1,7 +1,9 @@
 /**
  * Text to waveform with Bark: semantic → coarse → fine → EnCodec decode, as
  * suno-ai/bark's `generate_audio` chains them, with one voice for all stages
- * and one sampler drawing for all of them in order.
+ * and one sampler drawing for all of them in order. The engine runs the same
+ * chain as the stages of a synthesis recipe (../synthesis); this is the chain
+ * in one call, the reference its stages are tested against.
  *
  * @since 0.1.0
  */
