@@ -14,7 +14,7 @@ import { Effect, FileSystem, Path, Stream } from "effect"
 import * as AudioCache from "../synthesis/AudioCacheStore.ts"
 import * as InProcessSteps from "../synthesis/inProcessSteps.ts"
 import { BarkSteps } from "../synthesis/BarkSteps.ts"
-import * as Recipes from "../synthesis/load.ts"
+import * as SynthesisLoad from "../synthesis/load.ts"
 import * as Synthesis from "../synthesis/run.ts"
 import { AudioCacheStore } from "../synthesis/services.ts"
 import type { BarkModels } from "../models.ts"
@@ -58,8 +58,8 @@ export const makeBarkEngine = Effect.fn("makeBarkEngine")(function*(
   const services = yield* Effect.context<FileSystem.FileSystem | Path.Path>()
   const maxBatch = Math.max(1, options.maxBatch ?? 1)
   const steps = yield* InProcessSteps.make(models, modelDir, { maxBatch })
-  const fallback = options.synthesis ?? "synthesis"
-  yield* Recipes.load(fallback)
+  const defaultRecipe = options.synthesis ?? "synthesis"
+  yield* SynthesisLoad.load(defaultRecipe)
   const identity = options.identity ?? { model: modelDir, revision: null, dtype: "fp32" }
   const cache = AudioCacheStore.of({
     ...identity,
@@ -73,7 +73,7 @@ export const makeBarkEngine = Effect.fn("makeBarkEngine")(function*(
   }
 
   const stream = (text: string, request: SynthesisOptions = {}): Stream.Stream<AudioChunk, SynthesisError> =>
-    Stream.unwrap(Effect.map(Recipes.load(request.synthesis ?? fallback), (recipe) => Synthesis.stream(recipe, text, request, run))).pipe(
+    Stream.unwrap(Effect.map(SynthesisLoad.load(request.synthesis ?? defaultRecipe), (recipe) => Synthesis.stream(recipe, text, request, run))).pipe(
       Stream.provideService(BarkSteps, steps),
       Stream.provideService(AudioCacheStore, cache),
       Stream.provideContext(services)
