@@ -16,6 +16,7 @@ import {
   awaitJob,
   hasRedis,
   json,
+  LONG,
   metricSum,
   postJob,
   type RedisServer,
@@ -42,15 +43,6 @@ const audioOf = async (url: string, id: string) => {
   return new Uint8Array(await response.arrayBuffer())
 }
 
-/** Three long-form chunks ("sentences" in a job's progress). */
-const LONG = [
-  "The first sentence of a long script opens the scene with a view over the harbour at dawn.",
-  "Then a second one follows it, describing the boats that leave one after another.",
-  "A third sentence comes after that and names the fisherman who waits on the pier.",
-  "And a fourth one closes the paragraph with the sound of the gulls above the water.",
-  "A fifth starts the next part of the story, in the market where the catch is sold.",
-  "The sixth is the last, and it brings the narrator back to the quiet of the evening."
-].join(" ")
 
 describe.skipIf(!hasRedis)("synthesis jobs on BullMQ + Redis", () => {
   let redis: RedisServer

@@ -164,3 +164,13 @@ export const metricSum = (text: string, name: string, match = ""): number =>
   text.split("\n")
     .filter((line) => line.startsWith(name) && line.includes(match))
     .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(" ") + 1)), 0)
+
+/** Three long-form chunks ("sentences" in a job's progress). */
+export const LONG = [
+  "The first sentence of a long script opens the scene with a view over the harbour at dawn.",
+  "Then a second one follows it, describing the boats that leave one after another.",
+  "A third sentence comes after that and names the fisherman who waits on the pier.",
+  "And a fourth one closes the paragraph with the sound of the gulls above the water.",
+  "A fifth starts the next part of the story, in the market where the catch is sold.",
+  "The sixth is the last, and it brings the narrator back to the quiet of the evening."
+].join(" ")

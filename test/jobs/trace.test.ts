@@ -7,17 +7,8 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { awaitJob, hasRedis, json, metricSum, postJob, type RedisServer, removeDirs, type Service, startRedis, startService, tempDir } from "./support.ts"
+import { awaitJob, hasRedis, json, LONG, metricSum, postJob, type RedisServer, removeDirs, type Service, startRedis, startService, tempDir } from "./support.ts"
 
-/** Three long-form chunks on the mock. */
-const LONG = [
-  "The first sentence of a long script opens the scene with a view over the harbour at dawn.",
-  "Then a second one follows it, describing the boats that leave one after another.",
-  "A third sentence comes after that and names the fisherman who waits on the pier.",
-  "And a fourth one closes the paragraph with the sound of the gulls above the water.",
-  "A fifth starts the next part of the story, in the market where the catch is sold.",
-  "The sixth is the last, and it brings the narrator back to the quiet of the evening."
-].join(" ")
 
 describe.skipIf(!hasRedis)("a job's synthesis trace", () => {
   let redis: RedisServer

@@ -7,19 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import { runCliProcess } from "../support/cli.ts"
+import { attributeValues, spansOf } from "../support/otlp.ts"
 import { awaitJob, hasRedis, json, postJob, type RedisServer, removeDirs, startRedis, startService, tempDir } from "../jobs/support.ts"
-
-interface Span {
-  readonly traceId: string
-  readonly spanId: string
-  readonly parentSpanId?: string
-  readonly name: string
-  readonly service: string
-  readonly attributes: Record<string, unknown>
-}
-
-const values = (kvs: ReadonlyArray<any> = []): Record<string, unknown> =>
-  Object.fromEntries(kvs.map((kv) => [kv.key, kv.value.stringValue ?? kv.value.intValue ?? kv.value.doubleValue ?? kv.value.boolValue]))
 
 describe.skipIf(!hasRedis)("OpenTelemetry across the job queue", () => {
   const bodies: Array<{ readonly path: string; readonly body: any }> = []
@@ -62,20 +51,7 @@ describe.skipIf(!hasRedis)("OpenTelemetry across the job queue", () => {
     // SIGTERM: each process flushes what it has not exported yet as it stops.
     await Promise.all([api.stop(), worker.stop()])
 
-    const spans: Array<Span> = bodies.filter((b) => b.path === "/v1/traces").flatMap(({ body }) =>
-      (body.resourceSpans as Array<any>).flatMap((rs) =>
-        (rs.scopeSpans as Array<any>).flatMap((ss) =>
-          (ss.spans as Array<any>).map((s): Span => ({
-            traceId: s.traceId,
-            spanId: s.spanId,
-            parentSpanId: s.parentSpanId,
-            name: s.name,
-            service: String(values(rs.resource.attributes)["service.name"]),
-            attributes: values(s.attributes)
-          }))
-        )
-      )
-    )
+    const spans = bodies.filter((b) => b.path === "/v1/traces").flatMap(({ body }) => spansOf(body))
     const jobSpan = spans.find((s) => s.name === "job" && s.service === "bark-worker")
     expect(jobSpan, spans.map((s) => `${s.service}:${s.name}`).join(", ")).toBeDefined()
     expect(jobSpan!.attributes["job.id"]).toBe(job.id)
@@ -94,7 +70,7 @@ describe.skipIf(!hasRedis)("OpenTelemetry across the job queue", () => {
     expect(spans.filter((s) => s.service === "bark-worker").map((s) => s.name)).toEqual(
       expect.arrayContaining(["pipeline worker-mock", "stage worker", "stage mock-engine"])
     )
-    const resources = bodies.filter((b) => b.path === "/v1/traces").map(({ body }) => values(body.resourceSpans[0].resource.attributes))
+    const resources = bodies.filter((b) => b.path === "/v1/traces").map(({ body }) => attributeValues(body.resourceSpans[0].resource.attributes))
     expect(resources.every((r) => r["deployment.environment"] === "test")).toBe(true)
 
     const metricNames = bodies.filter((b) => b.path === "/v1/metrics").flatMap(({ body }) =>

@@ -14,19 +14,7 @@ import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import mock from "../../pipelines/mock.ts"
 import * as Server from "../../src/server/Server.ts"
-
-interface Span {
-  readonly traceId: string
-  readonly spanId: string
-  readonly parentSpanId?: string
-  readonly name: string
-  readonly attributes: Record<string, unknown>
-  readonly status: { readonly code?: number; readonly message?: string }
-  readonly events: ReadonlyArray<{ readonly name: string }>
-}
-
-const values = (kvs: ReadonlyArray<any> = []): Record<string, unknown> =>
-  Object.fromEntries(kvs.map((kv) => [kv.key, kv.value.stringValue ?? kv.value.intValue ?? kv.value.doubleValue ?? kv.value.boolValue]))
+import { spansOf } from "../support/otlp.ts"
 
 const bodies: Array<any> = []
 let receiver: http.Server
@@ -46,22 +34,7 @@ beforeAll(async () => {
 })
 afterAll(() => new Promise<void>((resolve) => receiver.close(() => resolve())))
 
-const spans = (): Array<Span> =>
-  bodies.flatMap((body) =>
-    (body.resourceSpans as Array<any>).flatMap((rs) =>
-      (rs.scopeSpans as Array<any>).flatMap((ss) =>
-        (ss.spans as Array<any>).map((s): Span => ({
-          traceId: s.traceId,
-          spanId: s.spanId,
-          parentSpanId: s.parentSpanId,
-          name: s.name,
-          attributes: values(s.attributes),
-          status: s.status ?? {},
-          events: s.events ?? []
-        }))
-      )
-    )
-  )
+const spans = () => bodies.flatMap(spansOf)
 
 /** Runs the mock service with OTLP export to the receiver for `f`, then stops it, which flushes the spans. */
 const withServer = async (f: (url: string) => Promise<void>) => {

@@ -1,5 +1,5 @@
 /** Small stages for the DSL's tests: each records that it was built. */
-import { Config, Context, Effect } from "effect"
+import { Config, Context, Effect, Tracer } from "effect"
 import * as Stage from "../../src/pipeline/Stage.ts"
 import { StageFatal } from "../../src/pipeline/StageFatal.ts"
 import * as StageReporter from "../../src/pipeline/StageReporter.ts"
@@ -66,4 +66,17 @@ export const makeStages = () => {
     build: StageReporter.warn("beta is degraded", "install the fast path").pipe(Effect.as({ value: 0 }))
   })
   return { built, alpha, beta, gamma, failingBeta, warningBeta }
+}
+
+/** A tracer that keeps every span it makes, for tests of what the runner traces. */
+export const recordingTracer = () => {
+  const spans: Array<Tracer.NativeSpan> = []
+  const tracer = Tracer.make({
+    span: (options) => {
+      const span = new Tracer.NativeSpan(options)
+      spans.push(span)
+      return span
+    }
+  })
+  return { spans, tracer }
 }

@@ -16,7 +16,7 @@ import type { PipelineReport, StageResult } from "../../src/pipeline/StageResult
 import * as Timeline from "../../src/pipeline/timeline.ts"
 import { TraceLine } from "../../src/pipeline/TraceEvent.ts"
 import type { TraceEvent } from "../../src/pipeline/TraceEvent.ts"
-import { Alpha, Beta, Gamma, makeStages } from "./fixtures.ts"
+import { Alpha, Beta, Gamma, makeStages, recordingTracer } from "./fixtures.ts"
 
 /** A probe that counts every use: a lean run must not make any. */
 const countingProbe = () => {
@@ -138,14 +138,7 @@ describe("lean runs", () => {
 
   it.effect("still run every stage in its own span inside the pipeline's span", () =>
     Effect.gen(function*() {
-      const spans: Array<Tracer.NativeSpan> = []
-      const tracer = Tracer.make({
-        span: (options) => {
-          const span = new Tracer.NativeSpan(options)
-          spans.push(span)
-          return span
-        }
-      })
+      const { spans, tracer } = recordingTracer()
       yield* Runner.run(everything(), { lean: true }).pipe(Effect.provideService(Tracer.Tracer, tracer))
       const pipelineSpan = spans.find((x) => x.name === "pipeline lean")!
       const stageSpans = spans.filter((x) => x.name.startsWith("stage "))

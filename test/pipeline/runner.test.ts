@@ -5,7 +5,7 @@ import * as Runner from "../../src/pipeline/Runner.ts"
 import * as Stage from "../../src/pipeline/Stage.ts"
 import { StageFatal } from "../../src/pipeline/StageFatal.ts"
 import * as MemorySink from "../../src/pipeline/sinks/memory.ts"
-import { Alpha, Beta, Gamma, makeStages } from "./fixtures.ts"
+import { Alpha, Beta, Gamma, makeStages, recordingTracer } from "./fixtures.ts"
 
 const recipe = (s: ReturnType<typeof makeStages>) =>
   Pipeline.make("test", "a test recipe").pipe(Pipeline.add(s.alpha), Pipeline.add(s.beta), Pipeline.add(s.gamma))
@@ -187,14 +187,7 @@ describe("Runner", () => {
 
   it.effect("every stage runs in its own span inside the pipeline's span, for OpenTelemetry export", () =>
     Effect.gen(function*() {
-      const spans: Array<Tracer.NativeSpan> = []
-      const tracer = Tracer.make({
-        span: (options) => {
-          const span = new Tracer.NativeSpan(options)
-          spans.push(span)
-          return span
-        }
-      })
+      const { spans, tracer } = recordingTracer()
       const s = makeStages()
       yield* Runner.run(recipe(s)).pipe(Effect.provideService(Tracer.Tracer, tracer))
       const pipelineSpan = spans.find((x) => x.name === "pipeline test")!
@@ -209,14 +202,7 @@ describe("Runner", () => {
 
   it.effect("spans a stage's build opens are children of that stage's span", () =>
     Effect.gen(function*() {
-      const spans: Array<Tracer.NativeSpan> = []
-      const tracer = Tracer.make({
-        span: (options) => {
-          const span = new Tracer.NativeSpan(options)
-          spans.push(span)
-          return span
-        }
-      })
+      const { spans, tracer } = recordingTracer()
       const traced = Stage.make({ name: "alpha", purpose: "opens a span", provides: Alpha, build: Effect.succeed({ value: 1 }).pipe(Effect.withSpan("load weights")) })
       yield* Runner.run(Pipeline.make("s", "spans").pipe(Pipeline.add(traced))).pipe(Effect.provideService(Tracer.Tracer, tracer))
       const stageSpan = spans.find((x) => x.name === "stage alpha")!
